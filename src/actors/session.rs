@@ -1,0 +1,372 @@
+//! The Session actor: one per socket. It knows who is on the socket, which rooms it
+//! joined and its rate limits; it turns decoded frames into room requests, each with
+//! a [`Ticket`] that guarantees one answer. It never waits on a socket; it waits on
+//! the rooms supervisor only to load a room that is not in memory.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::outbound::Outbound;
+use super::rate_limit::TokenBucket;
+use super::room::members::MemberHandle;
+use super::room::{RoomMsg, RoomRequest};
+use super::ticket::Ticket;
+use crate::context::AppContext;
+use crate::protocol::{
+    ClientMsg, CloseCode, ErrorCode, OkBody, PROTOCOL_VERSION, Role, ServerMsg, WireLimits,
+};
+use crate::storage::RoomMeta;
+
+pub enum SessionMsg {
+    /// A decoded client frame with the socket's in-flight permit for it.
+    Frame {
+        msg: ClientMsg,
+        permit: Option<OwnedSemaphorePermit>,
+    },
+    /// A room refused or dropped this session.
+    RoomGone { room: Arc<str> },
+    /// Internal: close the socket if `hello` has not arrived.
+    HelloDeadline,
+}
+
+pub struct Session;
+
+pub struct SessionArgs {
+    pub ctx: Arc<AppContext>,
+    pub id: Arc<str>,
+    pub out: Arc<Outbound>,
+}
+
+struct Identity {
+    user: Arc<str>,
+    name: Arc<str>,
+}
+
+pub struct SessionState {
+    ctx: Arc<AppContext>,
+    id: Arc<str>,
+    out: Arc<Outbound>,
+    who: Option<Identity>,
+    rooms: HashSet<Arc<str>>,
+    edits: TokenBucket,
+    chats: TokenBucket,
+}
+
+/// Room ids: 1 to 64 of `[A-Za-z0-9_-]`.
+pub fn valid_room_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A display or room name: non-empty after trimming, bounded, no control characters.
+fn check_name(name: &str, max: usize) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("name is empty".into());
+    }
+    if name.chars().count() > max {
+        return Err(format!("name longer than {max} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("name contains control characters".into());
+    }
+    Ok(())
+}
+
+impl Actor for Session {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
+        let settings = &args.ctx.shared.settings;
+        let limits = &settings.limits;
+        myself.send_after(
+            Duration::from_secs(settings.socket.hello_timeout_secs),
+            || SessionMsg::HelloDeadline,
+        );
+        Ok(SessionState {
+            edits: TokenBucket::new(limits.edits_per_sec, limits.edits_burst),
+            chats: TokenBucket::new(limits.chat_per_sec, limits.chat_burst),
+            ctx: args.ctx,
+            id: args.id,
+            out: args.out,
+            who: None,
+            rooms: HashSet::new(),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        for room in state.rooms.drain() {
+            if let Some(r) = state.ctx.rooms.lookup(&room) {
+                let _ = r.cast(RoomMsg::Leave {
+                    session: state.id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        msg: SessionMsg,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SessionMsg::Frame { msg, permit } => {
+                let ticket = Ticket::new(
+                    state.out.clone(),
+                    msg.request_id(),
+                    state.ctx.shared.metrics.clone(),
+                    permit,
+                );
+                state.frame(&myself, msg, ticket).await;
+            }
+            SessionMsg::RoomGone { room } => {
+                state.rooms.remove(&room);
+            }
+            SessionMsg::HelloDeadline => {
+                if state.who.is_none() {
+                    state
+                        .out
+                        .close(CloseCode::HelloTimeout.code(), "no hello in time");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SessionState {
+    async fn frame(&mut self, myself: &ActorRef<SessionMsg>, msg: ClientMsg, ticket: Ticket) {
+        let limits = &self.ctx.shared.settings.limits;
+        let who = match (&self.who, msg) {
+            (None, ClientMsg::Hello { v, name, token }) => {
+                return self.hello(v, name, token, ticket);
+            }
+            (Some(_), ClientMsg::Hello { .. }) => {
+                return ticket.error(ErrorCode::HelloRequired, "hello was already received");
+            }
+            (None, _) => return ticket.error(ErrorCode::HelloRequired, "send hello first"),
+            (Some(who), msg) => (who.user.clone(), who.name.clone(), msg),
+        };
+        let (user, name, msg) = who;
+        match msg {
+            ClientMsg::Hello { .. } => unreachable!("handled above"),
+            ClientMsg::Ping { .. } => ticket.ok(OkBody::Empty {}),
+            ClientMsg::CreateRoom {
+                name: room_name,
+                default_role,
+                ..
+            } => {
+                let room_name = room_name.unwrap_or_else(|| "untitled".into());
+                if let Err(e) = check_name(&room_name, limits.max_name_chars) {
+                    return ticket.error(ErrorCode::BadField, e);
+                }
+                let default_role = default_role.unwrap_or(Role::Editor);
+                if default_role == Role::Owner {
+                    return ticket.error(ErrorCode::BadField, "default_role cannot be owner");
+                }
+                let meta = RoomMeta {
+                    name: room_name,
+                    created_ms: crate::actors::room::now_ms(),
+                    default_role,
+                    roles: vec![(user.to_string(), Role::Owner)],
+                    docs: Vec::new(),
+                };
+                let room: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
+                self.join(myself, room, Some(meta), None, ticket).await;
+            }
+            ClientMsg::Join { room, role, .. } => {
+                if !valid_room_id(&room) {
+                    return ticket.error(ErrorCode::BadField, "room ids are 1-64 of [A-Za-z0-9_-]");
+                }
+                self.join(myself, room.into(), None, role, ticket).await;
+            }
+            ClientMsg::Leave { room, .. } => {
+                if !self.rooms.remove(room.as_str()) {
+                    return ticket.error(ErrorCode::NotJoined, "not in that room");
+                }
+                if let Some(r) = self.ctx.rooms.lookup(&room) {
+                    let _ = r.cast(RoomMsg::Leave {
+                        session: self.id.clone(),
+                    });
+                }
+                ticket.ok(OkBody::Empty {});
+            }
+            ClientMsg::ChatHistory {
+                room,
+                before,
+                limit,
+                ..
+            } => {
+                if !self.rooms.contains(room.as_str()) {
+                    return ticket.error(ErrorCode::NotJoined, "join the room first");
+                }
+                let max = self.ctx.shared.settings.rooms.chat_page_max;
+                let limit = limit.unwrap_or(50).clamp(1, max);
+                let store = self.ctx.shared.store.clone();
+                // Reads go to a blocking thread; the session goes on meanwhile.
+                tokio::spawn(async move {
+                    match store.chat_page(room, before, limit).await {
+                        Ok((messages, more)) => ticket.ok(OkBody::ChatPage { messages, more }),
+                        Err(e) => ticket.error(ErrorCode::Internal, e.to_string()),
+                    }
+                });
+            }
+            other => {
+                let _ = name;
+                self.to_room(other, ticket).await;
+            }
+        }
+    }
+
+    fn hello(&mut self, v: u32, name: String, token: Option<String>, ticket: Ticket) {
+        let settings = &self.ctx.shared.settings;
+        if v != PROTOCOL_VERSION {
+            ticket.error(
+                ErrorCode::UnsupportedVersion,
+                format!("this server speaks protocol version {PROTOCOL_VERSION}"),
+            );
+            return self.out.close(
+                CloseCode::HelloRefused.code(),
+                "unsupported protocol version",
+            );
+        }
+        if let Err(e) = check_name(&name, settings.limits.max_name_chars) {
+            return ticket.error(ErrorCode::BadField, e);
+        }
+        if token.is_none() && !settings.dev.anonymous {
+            ticket.error(ErrorCode::Unauthorized, "a token is required");
+            return self
+                .out
+                .close(CloseCode::HelloRefused.code(), "unauthorized");
+        }
+        // Until accounts exist, a person is known by their display name.
+        self.who = Some(Identity {
+            user: format!("anon:{name}").into(),
+            name: name.into(),
+        });
+        let (s, l) = (&settings.socket, &settings.limits);
+        ticket.silent();
+        self.out.reply_msg(&ServerMsg::Welcome {
+            session: self.id.to_string(),
+            v: PROTOCOL_VERSION,
+            heartbeat_secs: s.heartbeat_secs,
+            limits: WireLimits {
+                max_frame_bytes: s.max_frame_bytes,
+                max_doc_chars: l.max_doc_chars,
+                max_ops_per_edit: l.max_ops_per_edit,
+                edits_per_sec: l.edits_per_sec,
+                chat_per_sec: l.chat_per_sec,
+                max_chat_chars: l.max_chat_chars,
+                max_rooms: l.max_rooms_per_session,
+                max_in_flight: s.max_in_flight,
+            },
+        });
+    }
+
+    async fn join(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        room: Arc<str>,
+        create: Option<RoomMeta>,
+        requested: Option<Role>,
+        ticket: Ticket,
+    ) {
+        let max = self.ctx.shared.settings.limits.max_rooms_per_session;
+        if !self.rooms.contains(&room) && self.rooms.len() >= max {
+            return ticket.error(
+                ErrorCode::TooManyRooms,
+                format!("at most {max} rooms per socket"),
+            );
+        }
+        let who = self.who.as_ref().expect("joined after hello");
+        let member = MemberHandle {
+            session: self.id.clone(),
+            user: who.user.clone(),
+            name: who.name.clone(),
+            outbound: self.out.clone(),
+            session_ref: myself.clone(),
+        };
+        let actor = match self.ctx.rooms.resolve(&room, create).await {
+            Ok(a) => a,
+            Err(e) => return ticket.error(ErrorCode::Unavailable, e),
+        };
+        // Counted as joined now; a refusal comes back as RoomGone.
+        self.rooms.insert(room);
+        let _ = actor.cast(RoomMsg::Join {
+            member,
+            requested,
+            ticket,
+        });
+    }
+
+    /// Forwards a request for a joined room, applying rate limits first.
+    async fn to_room(&mut self, msg: ClientMsg, ticket: Ticket) {
+        let (room, req) = match msg {
+            ClientMsg::Members { room, .. } => (room, RoomRequest::Members),
+            ClientMsg::SetRole {
+                room, user, role, ..
+            } => (room, RoomRequest::SetRole { user, role }),
+            ClientMsg::Open {
+                room, doc, version, ..
+            } => (room, RoomRequest::Open { doc, version }),
+            ClientMsg::Close { room, doc, .. } => (room, RoomRequest::Close { doc }),
+            ClientMsg::Edit {
+                room,
+                doc,
+                base,
+                ops,
+                ..
+            } => {
+                if let Err(wait) = self.edits.take() {
+                    return ticket.rate_limited(wait);
+                }
+                (room, RoomRequest::Edit { doc, base, ops })
+            }
+            ClientMsg::Cursor {
+                room,
+                doc,
+                anchor,
+                head,
+                ..
+            } => (room, RoomRequest::Cursor { doc, anchor, head }),
+            ClientMsg::Chat { room, text, .. } => {
+                if let Err(wait) = self.chats.take() {
+                    return ticket.rate_limited(wait);
+                }
+                (room, RoomRequest::Chat { text })
+            }
+            _ => return ticket.error(ErrorCode::Internal, "unrouted frame"),
+        };
+        let Some(room) = self.rooms.get(room.as_str()).cloned() else {
+            return ticket.error(ErrorCode::NotJoined, "join the room first");
+        };
+        let actor = match self.ctx.rooms.resolve(&room, None).await {
+            Ok(a) => a,
+            Err(e) => return ticket.error(ErrorCode::Unavailable, e),
+        };
+        let msg = RoomMsg::Request {
+            session: self.id.clone(),
+            req,
+            ticket,
+        };
+        // A failed cast drops the message, and with it the ticket answers `unavailable`.
+        let _ = actor.cast(msg);
+    }
+}

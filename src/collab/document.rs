@@ -1,0 +1,505 @@
+//! One collaborative text document: a diamond-types op log and its merged text.
+//!
+//! Clients are thin: they send positional edits against the last version they saw
+//! (plus their own edits sent since). The document merges each edit at exactly that
+//! causal point, so concurrent edits interleave by the CRDT's rules, and returns the
+//! edit transformed to apply to the previous version: what every peer applies, in
+//! version order. Edits from a caught-up client (the usual case) take a fast path that
+//! neither checks out old states nor transforms anything. Knows nothing of sockets.
+
+use std::collections::HashMap;
+
+use diamond_types::AgentId;
+use diamond_types::list::encoding::ENCODE_FULL;
+use diamond_types::list::operation::OpKind;
+use diamond_types::list::{Branch, OpLog};
+
+use super::version_window::{Frontier, VersionWindow};
+use crate::protocol::EditOp;
+use crate::storage::{DocSnapshot, EditRecord, LoadedDoc};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocError {
+    #[error("version {base} is newer than the document's {current}")]
+    BadVersion { base: u64, current: u64 },
+    #[error("version {base} is older than the history kept (from {first}); reopen the document")]
+    VersionTooOld { base: u64, first: u64 },
+    #[error("op {index} reaches past the end of the text ({len} characters)")]
+    OutOfRange { index: usize, len: usize },
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("the edit changes nothing")]
+    NoEffect,
+    #[error("stored document is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Size limits applied to each edit.
+#[derive(Debug, Clone, Copy)]
+pub struct EditLimits {
+    pub max_doc_chars: usize,
+    pub max_insert_chars: usize,
+}
+
+/// The outcome of an accepted edit.
+#[derive(Debug)]
+pub struct Applied {
+    pub version: u64,
+    /// The edit as it applies to version `version - 1`.
+    pub ops: Vec<EditOp>,
+    /// What to store so the edit replays identically.
+    pub record: EditRecord,
+}
+
+pub struct Document {
+    oplog: OpLog,
+    branch: Branch,
+    window: VersionWindow,
+    agents: HashMap<String, AgentId>,
+    /// Each agent's latest edit: (version, last op-log time). An edit sent before its
+    /// author saw its previous one acknowledged builds on that previous one too.
+    last_own: HashMap<AgentId, (u64, usize)>,
+}
+
+impl Document {
+    pub fn new(history_window: usize) -> Self {
+        Document {
+            oplog: OpLog::new(),
+            branch: Branch::new(),
+            window: VersionWindow::new(history_window),
+            agents: HashMap::new(),
+            last_own: HashMap::new(),
+        }
+    }
+
+    /// Rebuilds a document from its snapshot and the edits stored after it.
+    pub fn load(stored: LoadedDoc, history_window: usize) -> Result<Self, DocError> {
+        let mut doc = match stored.snapshot {
+            None => Document::new(history_window),
+            Some(snap) => {
+                let oplog = OpLog::load_from(&snap.oplog)
+                    .map_err(|e| DocError::Corrupt(format!("snapshot: {e:?}")))?;
+                let window =
+                    VersionWindow::from_parts(snap.window_first, snap.window, history_window)
+                        .ok_or_else(|| DocError::Corrupt("empty version window".into()))?;
+                if window.latest() != snap.version
+                    || window.get(snap.version).map(|f| f.as_slice())
+                        != Some(oplog.local_version_ref())
+                {
+                    return Err(DocError::Corrupt("snapshot window does not match".into()));
+                }
+                let branch = oplog.checkout_tip();
+                Document {
+                    oplog,
+                    branch,
+                    window,
+                    agents: HashMap::new(),
+                    last_own: HashMap::new(),
+                }
+            }
+        };
+        for rec in &stored.edits {
+            if rec.version != doc.version() + 1 {
+                return Err(DocError::Corrupt(format!(
+                    "edit {} follows version {}",
+                    rec.version,
+                    doc.version()
+                )));
+            }
+            doc.replay(rec)?;
+        }
+        Ok(doc)
+    }
+
+    pub fn version(&self) -> u64 {
+        self.window.latest()
+    }
+
+    pub fn len_chars(&self) -> usize {
+        self.branch.len()
+    }
+
+    pub fn text(&self) -> String {
+        self.branch.content().to_string()
+    }
+
+    fn agent(&mut self, name: &str) -> AgentId {
+        if let Some(id) = self.agents.get(name) {
+            return *id;
+        }
+        let id = self.oplog.get_or_create_agent_id(name);
+        self.agents.insert(name.to_owned(), id);
+        id
+    }
+
+    /// Validates and merges an edit by `agent` made against version `base`.
+    pub fn apply(
+        &mut self,
+        agent: &str,
+        base: u64,
+        ops: &[EditOp],
+        limits: EditLimits,
+    ) -> Result<Applied, DocError> {
+        let current = self.version();
+        if base > current {
+            return Err(DocError::BadVersion { base, current });
+        }
+        let base_frontier = self
+            .window
+            .get(base)
+            .ok_or(DocError::VersionTooOld {
+                base,
+                first: self.window.first(),
+            })?
+            .clone();
+        let agent_id = self.agent(agent);
+        let parents: Frontier = match self.last_own.get(&agent_id) {
+            Some(&(v, lv)) if v > base => {
+                Frontier::from_slice(&self.oplog.version_union(&base_frontier, &[lv]))
+            }
+            _ => base_frontier,
+        };
+        let linear = parents.as_slice() == self.branch.local_version_ref();
+        let view_len = if linear {
+            self.branch.len()
+        } else {
+            self.oplog.checkout(&parents).len()
+        };
+        validate(ops, view_len, self.branch.len(), limits)?;
+        let record = EditRecord {
+            version: current + 1,
+            agent: agent.to_owned(),
+            parents: parents.to_vec(),
+            ops: ops.to_vec(),
+        };
+        let ops = self.integrate(agent_id, &parents, ops, linear);
+        Ok(Applied {
+            version: current + 1,
+            ops,
+            record,
+        })
+    }
+
+    /// Replays a stored edit exactly as it was first merged.
+    fn replay(&mut self, rec: &EditRecord) -> Result<(), DocError> {
+        let agent_id = self.agent(&rec.agent);
+        let linear = rec.parents.as_slice() == self.branch.local_version_ref();
+        if linear {
+            let limits = EditLimits {
+                max_doc_chars: usize::MAX,
+                max_insert_chars: usize::MAX,
+            };
+            validate(&rec.ops, self.branch.len(), self.branch.len(), limits)
+                .map_err(|e| DocError::Corrupt(format!("edit {}: {e}", rec.version)))?;
+        } else if rec.parents.iter().any(|&p| p >= self.oplog.len()) {
+            return Err(DocError::Corrupt(format!(
+                "edit {} has parents from the future",
+                rec.version
+            )));
+        }
+        self.integrate(agent_id, &rec.parents, &rec.ops, linear);
+        Ok(())
+    }
+
+    fn integrate(
+        &mut self,
+        agent: AgentId,
+        parents: &[usize],
+        ops: &[EditOp],
+        linear: bool,
+    ) -> Vec<EditOp> {
+        let xf = if linear {
+            // Parents are the current text: apply straight to the branch, no transform.
+            let mut last = None;
+            for op in ops {
+                if op.delete > 0 {
+                    last = Some(self.branch.delete_without_content(
+                        &mut self.oplog,
+                        agent,
+                        op.pos..op.pos + op.delete,
+                    ));
+                }
+                if !op.insert.is_empty() {
+                    last = Some(
+                        self.branch
+                            .insert(&mut self.oplog, agent, op.pos, &op.insert),
+                    );
+                }
+            }
+            if let Some(lv) = last {
+                self.last_own.insert(agent, (self.version() + 1, lv));
+            }
+            ops.iter()
+                .filter(|op| op.delete > 0 || !op.insert.is_empty())
+                .cloned()
+                .collect()
+        } else {
+            let before = self.branch.local_version();
+            let mut at = Frontier::from_slice(parents);
+            for op in ops {
+                if op.delete > 0 {
+                    let lv = self
+                        .oplog
+                        .add_delete_at(agent, &at, op.pos..op.pos + op.delete);
+                    at = Frontier::from_slice(&[lv]);
+                }
+                if !op.insert.is_empty() {
+                    let lv = self.oplog.add_insert_at(agent, &at, op.pos, &op.insert);
+                    at = Frontier::from_slice(&[lv]);
+                }
+            }
+            if let Some(&lv) = at.first() {
+                self.last_own.insert(agent, (self.version() + 1, lv));
+            }
+            let xf = xf_ops(&self.oplog, &before, self.oplog.local_version_ref());
+            let tip = self.oplog.local_version();
+            self.branch.merge(&self.oplog, &tip);
+            xf
+        };
+        self.window
+            .push(Frontier::from_slice(self.oplog.local_version_ref()));
+        xf
+    }
+
+    /// The ops that bring text at `from` to the current version, if `from` is still in
+    /// the history window.
+    pub fn catch_up(&self, from: u64) -> Option<Vec<EditOp>> {
+        let frontier = self.window.get(from)?;
+        if from == self.version() {
+            return Some(Vec::new());
+        }
+        let ops = xf_ops(&self.oplog, frontier, self.oplog.local_version_ref());
+        Some(ops)
+    }
+
+    /// The whole document as a snapshot at the current version; forgets agents' last
+    /// edits that fell out of the history window.
+    pub fn snapshot(&mut self) -> DocSnapshot {
+        let first = self.window.first();
+        self.last_own.retain(|_, (v, _)| *v >= first);
+        let (window_first, window) = self.window.to_parts();
+        DocSnapshot {
+            version: self.version(),
+            window_first,
+            window,
+            oplog: self.oplog.encode(ENCODE_FULL),
+        }
+    }
+}
+
+/// The transformed ops that take the text at `from` to the text at `to`.
+fn xf_ops(oplog: &OpLog, from: &[usize], to: &[usize]) -> Vec<EditOp> {
+    oplog
+        .iter_xf_operations_from(from, to)
+        .filter_map(|(_, op)| op)
+        .map(|op| {
+            let pos = op.loc.span.start;
+            match op.kind {
+                OpKind::Del => EditOp {
+                    pos,
+                    delete: op.loc.span.end - op.loc.span.start,
+                    insert: String::new(),
+                },
+                OpKind::Ins => {
+                    let content = op.content.as_deref().unwrap_or_default();
+                    // Reversed runs (typing backwards) are stored in typing order.
+                    let insert = if op.loc.fwd {
+                        content.to_owned()
+                    } else {
+                        content.chars().rev().collect()
+                    };
+                    EditOp {
+                        pos,
+                        delete: 0,
+                        insert,
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Checks every op against the text its author saw before anything is applied, so an
+/// edit is accepted or refused as a whole.
+fn validate(
+    ops: &[EditOp],
+    view_len: usize,
+    doc_len: usize,
+    limits: EditLimits,
+) -> Result<(), DocError> {
+    let mut len = view_len;
+    let mut inserted = 0usize;
+    let mut effective = false;
+    for (index, op) in ops.iter().enumerate() {
+        if op.pos > len || op.delete > len - op.pos {
+            return Err(DocError::OutOfRange { index, len });
+        }
+        let ins = op.insert.chars().count();
+        if ins > limits.max_insert_chars {
+            return Err(DocError::TooLarge(format!(
+                "op {index} inserts {ins} characters; at most {} per edit",
+                limits.max_insert_chars
+            )));
+        }
+        inserted = inserted.saturating_add(ins);
+        effective |= ins > 0 || op.delete > 0;
+        len = len - op.delete + ins;
+    }
+    if !effective {
+        return Err(DocError::NoEffect);
+    }
+    if inserted > limits.max_insert_chars {
+        return Err(DocError::TooLarge(format!(
+            "the edit inserts {inserted} characters; at most {} per edit",
+            limits.max_insert_chars
+        )));
+    }
+    if doc_len.saturating_add(inserted) > limits.max_doc_chars {
+        return Err(DocError::TooLarge(format!(
+            "the document would exceed {} characters",
+            limits.max_doc_chars
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: EditLimits = EditLimits {
+        max_doc_chars: 1 << 20,
+        max_insert_chars: 1 << 16,
+    };
+
+    fn ins(pos: usize, s: &str) -> EditOp {
+        EditOp {
+            pos,
+            delete: 0,
+            insert: s.into(),
+        }
+    }
+
+    fn del(pos: usize, n: usize) -> EditOp {
+        EditOp {
+            pos,
+            delete: n,
+            insert: String::new(),
+        }
+    }
+
+    /// Applies ops to a plain string, as a thin client does.
+    fn apply_ops(text: &mut Vec<char>, ops: &[EditOp]) {
+        for op in ops {
+            text.drain(op.pos..op.pos + op.delete);
+            for (i, c) in op.insert.chars().enumerate() {
+                text.insert(op.pos + i, c);
+            }
+        }
+    }
+
+    #[test]
+    fn linear_edits_echo_and_version() {
+        let mut d = Document::new(16);
+        let a = d.apply("a", 0, &[ins(0, "hello")], LIMITS).unwrap();
+        assert_eq!((a.version, a.ops.clone()), (1, vec![ins(0, "hello")]));
+        let b = d.apply("a", 1, &[del(0, 1), ins(0, "J")], LIMITS).unwrap();
+        assert_eq!(b.version, 2);
+        assert_eq!(d.text(), "Jello");
+    }
+
+    #[test]
+    fn concurrent_edits_transform_and_peers_converge() {
+        let mut d = Document::new(16);
+        let mut peer: Vec<char> = Vec::new();
+        let e = d.apply("a", 0, &[ins(0, "abcdef")], LIMITS).unwrap();
+        apply_ops(&mut peer, &e.ops);
+        // Both edit against version 1 without seeing each other.
+        let x = d.apply("a", 1, &[ins(6, "XY")], LIMITS).unwrap();
+        apply_ops(&mut peer, &x.ops);
+        let y = d.apply("b", 1, &[del(1, 2), ins(1, "_")], LIMITS).unwrap();
+        assert_eq!(y.version, 3);
+        apply_ops(&mut peer, &y.ops);
+        assert_eq!(peer.iter().collect::<String>(), d.text());
+        assert_eq!(d.text(), "a_defXY");
+        // "a" sends another edit before seeing b's: it builds on its own previous one.
+        let z = d.apply("a", 1, &[ins(8, "!")], LIMITS).unwrap();
+        apply_ops(&mut peer, &z.ops);
+        assert_eq!(d.text(), "a_defXY!");
+        assert_eq!(peer.iter().collect::<String>(), d.text());
+        // Catch-up from version 1 reproduces the text.
+        let mut old: Vec<char> = "abcdef".chars().collect();
+        apply_ops(&mut old, &d.catch_up(1).unwrap());
+        assert_eq!(old.iter().collect::<String>(), d.text());
+    }
+
+    #[test]
+    fn refuses_bad_input_without_changing_anything() {
+        let mut d = Document::new(4);
+        d.apply("a", 0, &[ins(0, "abc")], LIMITS).unwrap();
+        assert!(matches!(
+            d.apply("a", 1, &[ins(4, "x")], LIMITS),
+            Err(DocError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            d.apply("a", 1, &[del(2, 2)], LIMITS),
+            Err(DocError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            d.apply("a", 1, &[ins(0, "x"), del(3, 2)], LIMITS),
+            Err(DocError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            d.apply("a", 9, &[ins(0, "x")], LIMITS),
+            Err(DocError::BadVersion { .. })
+        ));
+        assert!(matches!(
+            d.apply("a", 1, &[ins(0, "")], LIMITS),
+            Err(DocError::NoEffect)
+        ));
+        let tiny = EditLimits {
+            max_doc_chars: 4,
+            max_insert_chars: 10,
+        };
+        assert!(matches!(
+            d.apply("a", 1, &[ins(0, "xy")], tiny),
+            Err(DocError::TooLarge(_))
+        ));
+        assert_eq!((d.version(), d.text().as_str()), (1, "abc"));
+        for v in 1..6 {
+            d.apply("a", v, &[ins(0, "z")], LIMITS).unwrap();
+        }
+        assert!(matches!(
+            d.apply("a", 0, &[ins(0, "x")], LIMITS),
+            Err(DocError::VersionTooOld { .. })
+        ));
+    }
+
+    #[test]
+    fn snapshot_and_tail_reload_identically() {
+        let mut d = Document::new(64);
+        d.apply("a", 0, &[ins(0, "hello world")], LIMITS).unwrap();
+        d.apply("a", 1, &[del(0, 5), ins(0, "HELLO")], LIMITS)
+            .unwrap();
+        d.apply("b", 1, &[ins(11, "!")], LIMITS).unwrap();
+        let snap = d.snapshot();
+        let mut tail = Vec::new();
+        let t = d.apply("b", 3, &[ins(0, ">")], LIMITS).unwrap();
+        tail.push(t.record);
+        let t = d.apply("c", 2, &[ins(6, "big ")], LIMITS).unwrap();
+        tail.push(t.record);
+        let loaded = Document::load(
+            LoadedDoc {
+                snapshot: Some(snap),
+                edits: tail,
+            },
+            64,
+        )
+        .unwrap();
+        assert_eq!(loaded.text(), d.text());
+        assert_eq!(loaded.version(), d.version());
+        for v in 0..=d.version() {
+            assert_eq!(loaded.catch_up(v), d.catch_up(v), "catch-up from {v}");
+        }
+    }
+}

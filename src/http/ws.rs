@@ -1,0 +1,216 @@
+//! The socket pump: `GET /ws`. A reader task decodes frames and hands them, with an
+//! in-flight permit, to the socket's Session actor; a writer task drains the
+//! socket's outbound queue and sends heartbeats. Neither waits on anything but its
+//! own socket, the permits and the session's mailbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use ractor::ActorRef;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::actors::outbound::{Next, Outbound};
+use crate::actors::session::{SessionArgs, SessionMsg};
+use crate::actors::sessions::SessionsMsg;
+use crate::actors::ticket::send_error;
+use crate::context::AppContext;
+use crate::protocol::{CloseCode, ErrorCode, decode_client};
+
+pub async fn upgrade(State(ctx): State<Arc<AppContext>>, ws: WebSocketUpgrade) -> Response {
+    let max = ctx.shared.settings.socket.max_frame_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| run(ctx, socket))
+}
+
+/// Counts what one socket did, for its access-log line.
+#[derive(Default)]
+struct SocketStats {
+    frames_in: u64,
+    errors: u64,
+}
+
+async fn run(ctx: Arc<AppContext>, socket: WebSocket) {
+    let started = Instant::now();
+    let sock = &ctx.shared.settings.socket;
+    let out = Arc::new(Outbound::new(
+        sock.outbound_queue_frames,
+        sock.max_errors_per_minute,
+    ));
+    let id: Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..16].into();
+    let (sink, stream) = socket.split();
+    let writer_done = CancellationToken::new();
+    let writer = tokio::spawn(write_loop(
+        out.clone(),
+        sink,
+        Duration::from_secs(sock.heartbeat_secs),
+        writer_done.clone(),
+    ));
+    let args = SessionArgs {
+        ctx: ctx.clone(),
+        id: id.clone(),
+        out: out.clone(),
+    };
+    let spawned = ctx
+        .sessions
+        .call(
+            |reply| SessionsMsg::Spawn { args, reply },
+            Some(Duration::from_secs(5)),
+        )
+        .await;
+    let session = match spawned {
+        Ok(ractor::rpc::CallResult::Success(Ok(s))) => s,
+        _ => {
+            out.close(
+                CloseCode::GoingAway.code(),
+                "server is not accepting sockets",
+            );
+            let _ = writer.await;
+            return;
+        }
+    };
+    ctx.shared.metrics.connections.inc();
+    ctx.shared.metrics.connections_total.inc();
+    let stats = read_loop(&ctx, &out, &session, stream, &writer_done).await;
+    session.stop(Some("socket closed".into()));
+    // Let the writer send a pending close frame, then drop whatever is left.
+    if tokio::time::timeout(Duration::from_secs(2), writer_done.cancelled())
+        .await
+        .is_err()
+    {
+        out.mark_closed();
+    }
+    out.mark_closed();
+    let _ = writer.await;
+    ctx.shared.metrics.connections.dec();
+    tracing::info!(
+        target: "access",
+        kind = "socket",
+        path = "/ws",
+        session = %id,
+        frames_in = stats.frames_in,
+        errors = stats.errors,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "socket closed"
+    );
+}
+
+async fn read_loop(
+    ctx: &AppContext,
+    out: &Arc<Outbound>,
+    session: &ActorRef<SessionMsg>,
+    mut stream: SplitStream<WebSocket>,
+    writer_done: &CancellationToken,
+) -> SocketStats {
+    let sock = &ctx.shared.settings.socket;
+    let metrics = &ctx.shared.metrics;
+    let in_flight = Arc::new(Semaphore::new(sock.max_in_flight));
+    let silence = Duration::from_secs(sock.heartbeat_secs * 3);
+    let mut stats = SocketStats::default();
+    loop {
+        let next = tokio::select! {
+            n = tokio::time::timeout(silence, stream.next()) => n,
+            _ = writer_done.cancelled() => break,
+        };
+        let msg = match next {
+            Err(_) => {
+                out.close(CloseCode::HeartbeatTimeout.code(), "no frames or pongs");
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                let text = e.to_string();
+                if text.contains("too long") || text.contains("Space limit") {
+                    out.close(CloseCode::TooBig.code(), "frame too big");
+                }
+                break;
+            }
+            Ok(Some(Ok(m))) => m,
+        };
+        match msg {
+            Message::Text(text) => {
+                stats.frames_in += 1;
+                if text.len() > sock.max_frame_bytes {
+                    out.close(CloseCode::TooBig.code(), "frame too big");
+                    break;
+                }
+                // Backpressure: beyond the in-flight limit, stop reading this socket.
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                match decode_client(&text) {
+                    Ok(msg) => {
+                        metrics
+                            .frames_in
+                            .with_label_values(&[msg.type_name()])
+                            .inc();
+                        let frame = SessionMsg::Frame {
+                            msg,
+                            permit: Some(permit),
+                        };
+                        if session.cast(frame).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        stats.errors += 1;
+                        send_error(out, metrics, e.id, e.code, e.message);
+                    }
+                }
+            }
+            Message::Binary(_) => {
+                stats.errors += 1;
+                let msg = "only JSON text frames are accepted".to_string();
+                send_error(out, metrics, None, ErrorCode::BinaryNotSupported, msg);
+            }
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+    stats
+}
+
+async fn write_loop(
+    out: Arc<Outbound>,
+    mut sink: SplitSink<WebSocket, Message>,
+    heartbeat: Duration,
+    done: CancellationToken,
+) {
+    let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    loop {
+        let step = tokio::select! {
+            n = out.next() => n,
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        match step {
+            Some(Next::Send(frame)) => {
+                if sink.send(Message::Text(frame)).await.is_err() {
+                    break;
+                }
+            }
+            Some(Next::Close(code, reason)) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            None => break,
+        }
+    }
+    out.mark_closed();
+    done.cancel();
+}

@@ -1,0 +1,96 @@
+//! Starting and stopping a whole server: storage, the actor tree, the HTTP listener.
+//!
+//! Shutdown is ordered: stop accepting, say goodbye to every socket (close 1001),
+//! let connections drain, flush and stop every room, drain the storage writer, stop
+//! the tree. Everything acknowledged was already durable; the flush only makes the
+//! next start faster.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use crate::actors::rooms::RoomsMsg;
+use crate::actors::root::{self, Tree};
+use crate::actors::sessions::SessionsMsg;
+use crate::config::Settings;
+use crate::context::AppContext;
+use crate::metrics::Metrics;
+use crate::storage::Store;
+
+pub struct Server {
+    addr: SocketAddr,
+    tree: Tree,
+    http: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens storage, builds the tree and starts listening (`listen` port 0 picks one).
+    pub async fn start(settings: Settings) -> anyhow::Result<Server> {
+        let settings = Arc::new(settings);
+        let db_path = settings.db_path();
+        let store = Store::open(&db_path)
+            .with_context(|| format!("opening the database {}", db_path.display()))?;
+        let metrics = Arc::new(Metrics::new());
+        let tree = root::start(settings.clone(), store, metrics).await?;
+        let listener = tokio::net::TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.server.listen))?;
+        let addr = listener.local_addr()?;
+        let app = crate::http::router(tree.ctx.clone());
+        let stop = tree.ctx.shutdown.clone();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        });
+        tracing::info!(%addr, data = %db_path.display(), "codeplatform listening");
+        Ok(Server { addr, tree, http })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn ctx(&self) -> &Arc<AppContext> {
+        &self.tree.ctx
+    }
+
+    /// Resolves when shutdown has begun (a signal handler or a fatal failure).
+    pub async fn stopping(&self) {
+        self.tree.ctx.shutdown.cancelled().await
+    }
+
+    /// The ordered shutdown; an error if the tree had failed.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let ctx = self.tree.ctx.clone();
+        let grace = Duration::from_secs(ctx.shared.settings.server.shutdown_grace_secs);
+        ctx.shutdown.cancel();
+        let _ = ractor::call!(ctx.sessions, SessionsMsg::GoodbyeAll);
+        match tokio::time::timeout(grace, self.http).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "http server ended with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "http task failed"),
+            Err(_) => tracing::warn!("connections still open after the grace period"),
+        }
+        let rooms = ctx.rooms.supervisor().clone();
+        let _ = ractor::call_t!(rooms, RoomsMsg::StopAll, grace.as_millis() as u64);
+        let _ = ctx
+            .shared
+            .writer
+            .stop_and_wait(Some("shutdown".into()), Some(grace))
+            .await;
+        let fatal = self.tree.fatal.lock().take();
+        self.tree
+            .root
+            .stop_and_wait(Some("shutdown".into()), Some(grace))
+            .await
+            .ok();
+        match fatal {
+            Some(e) => anyhow::bail!("stopped after a fatal failure: {e}"),
+            None => Ok(()),
+        }
+    }
+}
