@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use ractor::ActorRef;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::actors::rooms::RoomRouter;
 use crate::actors::sessions::SessionsMsg;
@@ -28,4 +29,6 @@ pub struct AppContext {
     pub sessions: ActorRef<SessionsMsg>,
     /// Cancelled when the server begins to shut down (or must, after a fatal failure).
     pub shutdown: CancellationToken,
+    /// Live socket tasks, so shutdown can wait for them to finish.
+    pub sockets: TaskTracker,
 }

@@ -75,8 +75,20 @@ impl Server {
             Ok(Err(e)) => tracing::warn!(error = %e, "http task failed"),
             Err(_) => tracing::warn!("connections still open after the grace period"),
         }
+        ctx.sockets.close();
+        if tokio::time::timeout(grace, ctx.sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("sockets still open after the grace period");
+        }
+        let sessions = ctx.sessions.get_cell();
+        sessions.stop_children_and_wait(None, Some(grace)).await;
+        let _ = sessions.stop_and_wait(None, Some(grace)).await;
         let rooms = ctx.rooms.supervisor().clone();
         let _ = ractor::call_t!(rooms, RoomsMsg::StopAll, grace.as_millis() as u64);
+        let _ = rooms.stop_and_wait(None, Some(grace)).await;
+        // Last: the writer drains everything queued before it stops.
         let _ = ctx
             .shared
             .writer

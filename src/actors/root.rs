@@ -130,6 +130,7 @@ pub async fn start(
             rooms,
             sessions,
             shutdown,
+            sockets: tokio_util::task::TaskTracker::new(),
         }),
         root,
         fatal,

@@ -38,6 +38,7 @@ struct SocketStats {
 }
 
 async fn run(ctx: Arc<AppContext>, socket: WebSocket) {
+    let _alive = ctx.sockets.token();
     let started = Instant::now();
     let sock = &ctx.shared.settings.socket;
     let out = Arc::new(Outbound::new(

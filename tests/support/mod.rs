@@ -189,6 +189,17 @@ impl Client {
         }
     }
 
+    /// Like [`Self::answer`], but `None` if the socket closes first.
+    pub async fn try_answer(&mut self, id: u64) -> Option<Value> {
+        loop {
+            let v = self.next_frame().await?;
+            if (v["type"] == "ok" || v["type"] == "error") && v["id"] == json!(id) {
+                return Some(v);
+            }
+            self.pushes.push_back(v);
+        }
+    }
+
     pub async fn ok(&mut self, v: Value) -> Value {
         let r = self.request(v.clone()).await;
         assert_eq!(r["type"], "ok", "request {v} answered {r}");

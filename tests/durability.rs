@@ -1,0 +1,248 @@
+//! Durability: a restarted server serves every document and chat message; a server
+//! killed with SIGKILL mid-edit keeps every edit it acknowledged; a room that panics
+//! is restarted and its clients go on without losing acknowledged edits.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Client, Mirror, TestServer, follow};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_serves_documents_and_chat() {
+    let mut server = TestServer::start(&[]).await;
+    let mut a = server.client("ada").await;
+    let room = a.create_room().await;
+    a.open(&room, "a.txt").await;
+    a.open(&room, "b.txt").await;
+    a.ok(
+        json!({"type": "edit", "room": room, "doc": "a.txt", "base": 0,
+        "ops": [{"pos": 0, "insert": "alpha"}]}),
+    )
+    .await;
+    a.ok(
+        json!({"type": "edit", "room": room, "doc": "a.txt", "base": 1,
+        "ops": [{"pos": 5, "insert": " beta"}]}),
+    )
+    .await;
+    a.ok(
+        json!({"type": "edit", "room": room, "doc": "b.txt", "base": 0,
+        "ops": [{"pos": 0, "insert": "ünïcödé ✓"}]}),
+    )
+    .await;
+    for i in 0..5 {
+        a.ok(json!({"type": "chat", "room": room, "text": format!("message {i}")}))
+            .await;
+    }
+    drop(a);
+    server.restart(&[]).await;
+
+    let mut b = server.client("ada").await;
+    let joined = b.join(&room).await;
+    assert_eq!(joined["role"], "owner", "roles survive a restart");
+    assert_eq!(b.open(&room, "a.txt").await, ("alpha beta".into(), 2));
+    assert_eq!(b.open(&room, "b.txt").await, ("ünïcödé ✓".into(), 1));
+    let page = b
+        .ok(json!({"type": "chat_history", "room": room, "limit": 10}))
+        .await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "message 4",
+            "message 3",
+            "message 2",
+            "message 1",
+            "message 0"
+        ]
+    );
+    // Edits continue from the stored version.
+    let r = b
+        .ok(
+            json!({"type": "edit", "room": room, "doc": "a.txt", "base": 2,
+            "ops": [{"pos": 0, "delete": 1, "insert": "A"}]}),
+        )
+        .await;
+    assert_eq!(r["version"], 3);
+}
+
+/// The real binary, started as a child process with JSON logs.
+struct RunningBinary {
+    child: Child,
+    addr: String,
+}
+
+fn spawn_binary(data_dir: &std::path::Path) -> RunningBinary {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeplatform"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("CODEPLATFORM_LOG__FORMAT", "json")
+        .env("CODEPLATFORM_LIMITS__EDITS_PER_SEC", "100000")
+        .env("CODEPLATFORM_LIMITS__EDITS_BURST", "100000")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the binary");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("binary exited before listening")
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["fields"]["message"] == "codeplatform listening" {
+            break v["fields"]["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    // Keep draining its logs so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    RunningBinary { child, addr }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_keeps_every_acknowledged_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proc_ = spawn_binary(dir.path());
+    let url = format!("ws://{}/ws", proc_.addr);
+    let mut owner = Client::connect(&url, "owner").await;
+    let room = owner.create_room().await;
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let mut c = Client::connect(&url, &format!("w{w}")).await;
+        c.join(&room).await;
+        let doc = format!("doc{w}.txt");
+        c.open(&room, &doc).await;
+        let room = room.clone();
+        // Each writer appends a numbered line per edit and records what was acked.
+        writers.push(tokio::spawn(async move {
+            let mut acked = String::new();
+            let mut version = 0u64;
+            for i in 0.. {
+                let line = format!("{w}:{i}\n");
+                let id = c.take_id();
+                c.send_json(json!({"type": "edit", "id": id, "room": room, "doc": doc,
+                    "base": version, "ops": [{"pos": acked.chars().count(), "insert": line}]}))
+                    .await;
+                match tokio::time::timeout(Duration::from_secs(5), c.try_answer(id)).await {
+                    Ok(Some(v)) if v["type"] == "ok" => {
+                        acked.push_str(&line);
+                        version = v["version"].as_u64().unwrap();
+                    }
+                    _ => break,
+                }
+            }
+            (doc, acked, version)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SIGKILL: no shutdown, no flush.
+    proc_.child.kill().unwrap();
+    proc_.child.wait().unwrap();
+    let mut expected = HashMap::new();
+    for w in writers {
+        let (doc, acked, version) = w.await.unwrap();
+        expected.insert(doc, (acked, version));
+    }
+
+    let proc2 = spawn_binary(dir.path());
+    let url = format!("ws://{}/ws", proc2.addr);
+    let mut check = Client::connect(&url, "checker").await;
+    check.join(&room).await;
+    let mut total = 0;
+    for (doc, (acked, version)) in &expected {
+        let (text, v) = check.open(&room, doc).await;
+        assert!(
+            text.starts_with(acked.as_str()),
+            "{doc}: acknowledged text lost: acked {} chars, stored {}",
+            acked.len(),
+            text.len()
+        );
+        assert!(
+            v >= *version,
+            "{doc}: version went back from {version} to {v}"
+        );
+        total += version;
+    }
+    assert!(
+        total > 20,
+        "too few edits acknowledged before the kill: {total}"
+    );
+    let mut child = proc2.child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panicking_room_restarts_and_clients_continue() {
+    let server = TestServer::start(&[]).await;
+    let mut a = server.client("ada").await;
+    let room = a.create_room().await;
+    a.open(&room, "f.rs").await;
+    let mut b = server.client("bob").await;
+    b.join(&room).await;
+    b.open(&room, "f.rs").await;
+    let mut version = 0;
+    for i in 0..10 {
+        let r = a
+            .ok(
+                json!({"type": "edit", "room": room, "doc": "f.rs", "base": version,
+                "ops": [{"pos": i, "insert": "x"}]}),
+            )
+            .await;
+        version = r["version"].as_u64().unwrap();
+    }
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(server.http_url(&format!("/debug/rooms/{room}/panic")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    // Both clients are told to resync; they reopen with their version.
+    for c in [&mut a, &mut b] {
+        let v = c.expect_push("resync").await;
+        assert_eq!(v["room"], room.as_str());
+        assert_eq!(v["reason"], "room_restarted");
+    }
+    let mut bm = Mirror::new("", 0);
+    bm.text = "xxxxxxxxxx".chars().collect();
+    bm.version = version;
+    let r = b
+        .ok(json!({"type": "open", "room": room, "doc": "f.rs", "version": version}))
+        .await;
+    assert_eq!(r["version"], version, "nothing acknowledged was lost");
+    let r = a
+        .ok(json!({"type": "open", "room": room, "doc": "f.rs", "version": version}))
+        .await;
+    assert_eq!(r["ops"], json!([]));
+    let r = a
+        .ok(
+            json!({"type": "edit", "room": room, "doc": "f.rs", "base": version,
+            "ops": [{"pos": 10, "insert": "!"}]}),
+        )
+        .await;
+    assert_eq!(r["version"], version + 1);
+    follow(&mut b, &room, "f.rs", &mut bm, version + 1).await;
+    assert_eq!(bm.string(), "xxxxxxxxxx!");
+    let metrics = reqwest::get(server.http_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("codeplatform_actor_restarts_total{actor=\"room\",cause=\"panic\"} 1"),
+        "{metrics}"
+    );
+}
