@@ -100,6 +100,17 @@ impl Client {
         ws
     }
 
+    /// A client on a socket that has not said hello.
+    pub fn from_ws(ws: Ws) -> Client {
+        Client {
+            ws,
+            session: String::new(),
+            next_id: 100,
+            pushes: VecDeque::new(),
+            closed: None,
+        }
+    }
+
     pub async fn connect(url: &str, name: &str) -> Client {
         let mut ws = Self::connect_raw(url).await;
         ws.send(Message::text(
