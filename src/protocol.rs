@@ -1,8 +1,9 @@
 //! The WebSocket protocol: wire types, error codes and the codec. No I/O here.
 //!
 //! JSON text frames, each an object tagged by `type`. Clients send [`ClientMsg`];
-//! the server sends [`ServerMsg`]. Requests that carry an `id` get exactly one `ok`
-//! or `error` with that id. `docs/protocol.md` is the contract; a test checks that
+//! the server sends [`ServerMsg`]. Every request gets exactly one `ok` or `error`
+//! echoing its `id` (null when it had none), except a `cursor` without an id, which
+//! is answered only if refused. `docs/protocol.md` is the contract; a test checks that
 //! every message type and error code here appears there.
 
 pub mod client;

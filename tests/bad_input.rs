@@ -78,8 +78,8 @@ async fn each_bad_input_gets_its_code_and_the_socket_keeps_working() {
         "hello_required",
     )
     .await;
-    let r = format!(r#"{{"type":"join","id":12,"room":"bad room!"}}"#);
-    expect_error(&mut c, &r, "bad_field").await;
+    let r = r#"{"type":"join","id":12,"room":"bad room!"}"#;
+    expect_error(&mut c, r, "bad_field").await;
     expect_error(
         &mut c,
         r#"{"type":"open","id":13,"room":"nope","doc":"a"}"#,

@@ -81,7 +81,7 @@ async fn automerge_paper_replays_exactly() {
             other => panic!("socket ended early: {other:?}"),
         }
     }
-    sender.await.unwrap();
+    let _sink = sender.await.unwrap();
     assert_eq!(last_version as usize, n);
 
     // The watcher followed every edit (catching up by version if it fell behind).

@@ -371,7 +371,9 @@ impl RoomState {
     ) -> Result<(), ActorProcessingErr> {
         let session = member.session.clone();
         match req {
-            RoomRequest::Open { doc, version } => self.open(&member, doc, version, ticket).await?,
+            RoomRequest::Open { doc, version } => {
+                self.open(&member, role, doc, version, ticket).await?
+            }
             RoomRequest::Close { doc } => {
                 self.members.with(|m| {
                     if let Some(m) = m.get_mut(&session) {
@@ -409,6 +411,10 @@ impl RoomState {
         let Some(meta) = self.meta.as_mut() else {
             return ticket.error(ErrorCode::RoomNotFound, "no such room");
         };
+        let owners = meta.roles.iter().filter(|(_, r)| *r == Role::Owner).count();
+        if new != Role::Owner && owners == 1 && meta.role_of(&user) == Some(Role::Owner) {
+            return ticket.error(ErrorCode::Forbidden, "a room keeps at least one owner");
+        }
         meta.set_role(&user, new);
         let bytes = records::encode(meta);
         // Members present as that user take the new role at once.

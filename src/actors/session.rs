@@ -65,7 +65,7 @@ pub fn valid_room_id(id: &str) -> bool {
 }
 
 /// A display or room name: non-empty after trimming, bounded, no control characters.
-fn check_name(name: &str, max: usize) -> Result<(), String> {
+pub fn check_name(name: &str, max: usize) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("name is empty".into());
     }
@@ -153,6 +153,9 @@ impl Actor for Session {
 
 impl SessionState {
     async fn frame(&mut self, myself: &ActorRef<SessionMsg>, msg: ClientMsg, ticket: Ticket) {
+        if self.ctx.shutdown.is_cancelled() {
+            return ticket.error(ErrorCode::ShuttingDown, "the server is shutting down");
+        }
         let limits = &self.ctx.shared.settings.limits;
         let who = match (&self.who, msg) {
             (None, ClientMsg::Hello { v, name, token }) => {
@@ -230,7 +233,7 @@ impl SessionState {
             }
             other => {
                 let _ = name;
-                self.to_room(other, ticket).await;
+                self.forward_to_room(other, ticket).await;
             }
         }
     }
@@ -270,12 +273,19 @@ impl SessionState {
             limits: WireLimits {
                 max_frame_bytes: s.max_frame_bytes,
                 max_doc_chars: l.max_doc_chars,
+                max_insert_chars: l.max_insert_chars,
                 max_ops_per_edit: l.max_ops_per_edit,
                 edits_per_sec: l.edits_per_sec,
+                edits_burst: l.edits_burst,
                 chat_per_sec: l.chat_per_sec,
+                chat_burst: l.chat_burst,
                 max_chat_chars: l.max_chat_chars,
                 max_rooms: l.max_rooms_per_session,
+                max_members_per_room: l.max_members_per_room,
+                max_name_chars: l.max_name_chars,
+                max_path_chars: l.max_path_chars,
                 max_in_flight: s.max_in_flight,
+                history_window: settings.rooms.history_window,
             },
         });
     }
@@ -317,7 +327,7 @@ impl SessionState {
     }
 
     /// Forwards a request for a joined room, applying rate limits first.
-    async fn to_room(&mut self, msg: ClientMsg, ticket: Ticket) {
+    async fn forward_to_room(&mut self, msg: ClientMsg, ticket: Ticket) {
         let (room, req) = match msg {
             ClientMsg::Members { room, .. } => (room, RoomRequest::Members),
             ClientMsg::SetRole {

@@ -58,6 +58,9 @@ pub struct Document {
     agents: HashMap<String, AgentId>,
     /// Each agent's latest edit: (version, last op-log time). An edit sent before its
     /// author saw its previous one acknowledged builds on that previous one too.
+    /// Not persisted: agents are sockets, and a reloaded document has no live sockets
+    /// with edits in flight (a room restarted under live sockets closes their
+    /// documents, so their next edits follow a fresh `open`).
     last_own: HashMap<AgentId, (u64, usize)>,
 }
 
@@ -329,6 +332,7 @@ fn validate(
 ) -> Result<(), DocError> {
     let mut len = view_len;
     let mut inserted = 0usize;
+    let mut deleted = 0usize;
     let mut effective = false;
     for (index, op) in ops.iter().enumerate() {
         if op.pos > len || op.delete > len - op.pos {
@@ -342,6 +346,7 @@ fn validate(
             )));
         }
         inserted = inserted.saturating_add(ins);
+        deleted = deleted.saturating_add(op.delete);
         effective |= ins > 0 || op.delete > 0;
         len = len - op.delete + ins;
     }
@@ -354,7 +359,9 @@ fn validate(
             limits.max_insert_chars
         )));
     }
-    if doc_len.saturating_add(inserted) > limits.max_doc_chars {
+    // Deletes count against the current text too (a replace near the limit is fine);
+    // a delete that a concurrent edit already made can overshoot by one edit at most.
+    if doc_len.saturating_add(inserted).saturating_sub(deleted) > limits.max_doc_chars {
         return Err(DocError::TooLarge(format!(
             "the document would exceed {} characters",
             limits.max_doc_chars

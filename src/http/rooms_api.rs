@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::actors::room::{RoomInfo, RoomMsg};
-use crate::actors::session::valid_room_id;
+use crate::actors::session::{check_name, valid_room_id};
 use crate::context::AppContext;
 use crate::protocol::{ErrorCode, Role};
 use crate::storage::RoomMeta;
@@ -68,13 +68,8 @@ pub fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 }
 
 fn check_user(ctx: &AppContext, user: &str) -> Result<String, ApiError> {
-    let max = ctx.shared.settings.limits.max_name_chars;
-    if user.trim().is_empty() || user.chars().count() > max || user.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "user",
-            format!("1 to {max} printable characters"),
-        ));
-    }
+    check_name(user, ctx.shared.settings.limits.max_name_chars)
+        .map_err(|e| ApiError::field("user", e))?;
     Ok(format!("anon:{user}"))
 }
 
@@ -112,10 +107,8 @@ pub async fn create(
     let req = body(req)?;
     let user = check_user(&ctx, &req.user)?;
     let name = req.name.unwrap_or_else(|| "untitled".into());
-    let max = ctx.shared.settings.limits.max_name_chars;
-    if name.trim().is_empty() || name.chars().count() > max {
-        return Err(ApiError::field("name", format!("1 to {max} characters")));
-    }
+    check_name(&name, ctx.shared.settings.limits.max_name_chars)
+        .map_err(|e| ApiError::field("name", e))?;
     let default_role = req.default_role.unwrap_or(Role::Editor);
     if default_role == Role::Owner {
         return Err(ApiError::field("default_role", "cannot be owner"));
@@ -196,8 +189,9 @@ pub async fn users(
 pub async fn chat(
     State(ctx): State<Arc<AppContext>>,
     Path(id): Path<String>,
-    Query(q): Query<ChatQuery>,
+    q: Result<Query<ChatQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::BadField, e.body_text()))?;
     let room = check_room(&id)?;
     if ctx.shared.store.room(room.to_string()).await?.is_none() {
         return Err(ApiError::new(ErrorCode::RoomNotFound, "no such room"));

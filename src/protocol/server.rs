@@ -9,12 +9,20 @@ use super::{EditOp, ErrorCode, RequestId, Role, Version};
 pub struct WireLimits {
     pub max_frame_bytes: usize,
     pub max_doc_chars: usize,
+    pub max_insert_chars: usize,
     pub max_ops_per_edit: usize,
+    pub edits_burst: u32,
     pub edits_per_sec: u32,
     pub chat_per_sec: u32,
+    pub chat_burst: u32,
     pub max_chat_chars: usize,
     pub max_rooms: usize,
+    pub max_members_per_room: usize,
+    pub max_name_chars: usize,
+    pub max_path_chars: usize,
     pub max_in_flight: usize,
+    /// How far behind (in versions) an edit's `base` or an `open`'s `version` may be.
+    pub history_window: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -339,8 +339,11 @@ impl Rng {
     }
 }
 
-/// Loads an editing trace: (txns as lists of (pos, del, insert), endContent).
-pub fn load_trace(name: &str) -> (Vec<Vec<(usize, usize, String)>>, String) {
+/// One patch of a trace: (position, characters deleted, text inserted).
+pub type Patch = (usize, usize, String);
+
+/// Loads an editing trace: (transactions, endContent).
+pub fn load_trace(name: &str) -> (Vec<Vec<Patch>>, String) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/bench-data/editing-traces")
         .join(name);
@@ -377,5 +380,3 @@ pub fn metric(text: &str, name: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
 }
-
-pub type Json = HashMap<String, Value>;

@@ -10,7 +10,7 @@ use super::{DocEntry, RoomState};
 use crate::actors::outbound::Frame;
 use crate::actors::ticket::Ticket;
 use crate::collab::{DocError, Document, EditLimits};
-use crate::protocol::{EditOp, ErrorCode, OkBody, ServerMsg, Version, encode_server};
+use crate::protocol::{EditOp, ErrorCode, OkBody, Role, ServerMsg, Version, encode_server};
 use crate::storage::{WriteOp, WriterMsg, records};
 
 impl From<&DocError> for ErrorCode {
@@ -44,6 +44,7 @@ impl RoomState {
     pub(super) async fn open(
         &mut self,
         member: &MemberHandle,
+        role: Role,
         doc: String,
         version: Option<Version>,
         ticket: Ticket,
@@ -55,7 +56,7 @@ impl RoomState {
         let mut writes = Vec::new();
         let key = match self.docs.get_key_value(doc.as_str()) {
             Some((k, _)) => k.clone(),
-            None => match self.load_or_create(&doc, &mut writes).await {
+            None => match self.load_or_create(&doc, role, &mut writes).await {
                 Ok(k) => k,
                 Err((code, msg)) => {
                     ticket.error(code, msg);
@@ -106,6 +107,7 @@ impl RoomState {
     async fn load_or_create(
         &mut self,
         doc: &str,
+        role: Role,
         writes: &mut Vec<WriteOp>,
     ) -> Result<Arc<str>, (ErrorCode, String)> {
         let settings = &self.shared.settings;
@@ -128,6 +130,12 @@ impl RoomState {
                 )
             })?
         } else {
+            if !role.can_edit() {
+                return Err((
+                    ErrorCode::Forbidden,
+                    "a viewer cannot create documents".into(),
+                ));
+            }
             if meta.docs.len() >= settings.limits.max_docs_per_room {
                 return Err((
                     ErrorCode::TooManyDocs,
@@ -206,7 +214,10 @@ impl RoomState {
             });
             entry.tail = 0;
         }
-        let transformed = applied.ops.as_slice() != ops;
+        let sent = ops
+            .iter()
+            .filter(|op| op.delete > 0 || !op.insert.is_empty());
+        let transformed = !applied.ops.iter().eq(sent);
         let broadcast: Frame = encode_server(&ServerMsg::Edit {
             room: self.id.to_string(),
             doc: key.to_string(),
