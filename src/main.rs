@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 use codeplatform::config::LogFormat;
 use codeplatform::{Server, Settings};
 
+// The server allocates many small, short-lived buffers per frame; mimalloc serves
+// them faster than glibc's allocator (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "codeplatform",

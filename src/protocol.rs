@@ -14,7 +14,7 @@ pub mod server;
 pub use client::{ClientMsg, EditOp, Role};
 pub use codec::{DecodeError, decode_client, encode_server};
 pub use error_code::{CloseCode, ErrorCode};
-pub use server::{ChatMessage, CursorInfo, MemberInfo, OkBody, ServerMsg, WireLimits};
+pub use server::{ChatMessage, CursorInfo, EditPush, MemberInfo, OkBody, ServerMsg, WireLimits};
 
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;

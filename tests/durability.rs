@@ -75,6 +75,59 @@ async fn restart_serves_documents_and_chat() {
     assert_eq!(r["version"], 3);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_and_chunked_edits_reload_exactly() {
+    // Small snapshot interval and pipelined edits: commits then hold several edits of
+    // a document, sometimes with a snapshot in the middle of them.
+    let overrides = [
+        ("ROOMS__SNAPSHOT_EVERY", "3"),
+        ("LIMITS__EDITS_PER_SEC", "100000"),
+        ("LIMITS__EDITS_BURST", "100000"),
+    ];
+    let mut server = TestServer::start(&overrides).await;
+    let mut a = server.client("ada").await;
+    let room = a.create_room().await;
+    a.open(&room, "s.txt").await;
+    let mut expected = String::new();
+    let mut ids = Vec::new();
+    for i in 0..300u64 {
+        let id = a.take_id();
+        let word = format!("{i},");
+        // Every edit against version 0 plus its own previous ones: pipelined.
+        a.send_json(
+            json!({"type": "edit", "id": id, "room": room, "doc": "s.txt", "base": 0,
+            "ops": [{"pos": expected.len(), "insert": word}]}),
+        )
+        .await;
+        expected.push_str(&word);
+        ids.push(id);
+        if i % 50 == 49 {
+            // Let the base catch up so it stays inside the history window.
+            for id in ids.drain(..) {
+                assert_eq!(a.answer(id).await["type"], "ok");
+            }
+        }
+    }
+    for id in ids {
+        assert_eq!(a.answer(id).await["type"], "ok");
+    }
+    let before = a.open(&room, "s.txt").await;
+    assert_eq!(before, (expected.clone(), 300));
+    drop(a);
+    server.restart(&overrides).await;
+    let mut b = server.client("ada").await;
+    b.join(&room).await;
+    assert_eq!(b.open(&room, "s.txt").await, (expected.clone(), 300));
+    // Catch-up from a version before the last snapshot still works after reload.
+    let r = b
+        .ok(json!({"type": "open", "room": room, "doc": "s.txt", "version": 290}))
+        .await;
+    let at_290: String = (0..290).map(|i| format!("{i},")).collect();
+    let mut m = Mirror::new(&at_290, 290);
+    m.apply_ops(&r["ops"]);
+    assert_eq!(m.string(), expected);
+}
+
 /// The real binary, started as a child process with JSON logs.
 struct RunningBinary {
     child: Child,

@@ -53,6 +53,27 @@ fn type_lists_match_the_enums() {
             session: "s".into(),
         },
     ];
+    let push = codeplatform::protocol::EditPush {
+        room: "r",
+        doc: "d",
+        version: 3,
+        ops: &[],
+        by: "s",
+    };
+    let borrowed = serde_json::to_value(&push).unwrap();
+    let owned: serde_json::Value =
+        serde_json::from_str(&codeplatform::protocol::encode_server(&ServerMsg::Edit {
+            room: "r".into(),
+            doc: "d".into(),
+            version: 3,
+            ops: vec![],
+            by: "s".into(),
+        }))
+        .unwrap();
+    assert_eq!(
+        borrowed, owned,
+        "the borrowed edit push has the documented form"
+    );
     for s in samples {
         let v: serde_json::Value =
             serde_json::from_str(&codeplatform::protocol::encode_server(&s)).unwrap();

@@ -166,6 +166,21 @@ impl Outbound {
         self.state.lock().queue.len()
     }
 
+    /// The next queued frame, without waiting (lets the writer batch its syscalls).
+    pub fn try_next(&self) -> Option<Frame> {
+        let mut s = self.state.lock();
+        if s.closed {
+            return None;
+        }
+        match s.queue.pop_front()? {
+            Item::Push(f) => {
+                s.pushes -= 1;
+                Some(f)
+            }
+            Item::Reply(f) => Some(f),
+        }
+    }
+
     /// Waits for the next frame to write, or the close to send.
     pub async fn next(&self) -> Option<Next> {
         loop {

@@ -23,6 +23,9 @@ use crate::actors::ticket::send_error;
 use crate::context::AppContext;
 use crate::protocol::{CloseCode, ErrorCode, decode_client};
 
+/// Most frames written between two flushes.
+const WRITE_BATCH: usize = 256;
+
 pub async fn upgrade(State(ctx): State<Arc<AppContext>>, ws: WebSocketUpgrade) -> Response {
     let max = ctx.shared.settings.socket.max_frame_bytes;
     ws.max_message_size(max)
@@ -197,7 +200,19 @@ async fn write_loop(
         };
         match step {
             Some(Next::Send(frame)) => {
-                if sink.send(Message::Text(frame)).await.is_err() {
+                // Write everything queued with one flush: one syscall, not one per frame.
+                let mut batch = Ok(());
+                let mut next = Some(frame);
+                let mut n = 0;
+                while let Some(f) = next.take() {
+                    batch = sink.feed(Message::Text(f)).await;
+                    n += 1;
+                    if batch.is_err() || n == WRITE_BATCH {
+                        break;
+                    }
+                    next = out.try_next();
+                }
+                if batch.is_err() || sink.flush().await.is_err() {
                     break;
                 }
             }

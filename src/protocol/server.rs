@@ -100,6 +100,19 @@ pub enum OkBody {
     },
 }
 
+/// The `edit` push with borrowed fields: the hot path encodes it once per edit
+/// without copying the room, document, ops or author. Same wire form as
+/// [`ServerMsg::Edit`].
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename = "edit")]
+pub struct EditPush<'a> {
+    pub room: &'a str,
+    pub doc: &'a str,
+    pub version: Version,
+    pub ops: &'a [EditOp],
+    pub by: &'a str,
+}
+
 /// Every frame the server may send.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

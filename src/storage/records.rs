@@ -58,6 +58,17 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).expect("postcard encoding of a plain record")
 }
 
+/// Decodes one record from the front of `bytes`, returning it and the rest.
+pub fn decode_prefix<'a, T: DeserializeOwned>(
+    table: &'static str,
+    bytes: &'a [u8],
+) -> Result<(T, &'a [u8]), StorageError> {
+    postcard::take_from_bytes(bytes).map_err(|e| StorageError::Corrupt {
+        table,
+        message: e.to_string(),
+    })
+}
+
 pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StorageError> {
     postcard::from_bytes(bytes).map_err(|e| StorageError::Corrupt {
         table,

@@ -16,7 +16,8 @@ pub const ROOMS: TableDefinition<&str, &[u8]> = TableDefinition::new("rooms");
 /// (room, doc) -> [`super::DocSnapshot`]
 pub const DOC_SNAPSHOTS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("doc_snapshots");
-/// (room, doc, version) -> [`super::EditRecord`], the edits since the snapshot.
+/// (room, doc, first version) -> the [`super::EditRecord`]s one commit appended after
+/// the snapshot, concatenated.
 pub const DOC_EDITS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("doc_edits");
 /// (room, seq) -> [`super::ChatRecord`]
 pub const CHAT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("chat");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase};
 
 use super::StorageError;
-use super::records::{ChatRecord, DocSnapshot, EditRecord, RoomMeta, decode};
+use super::records::{ChatRecord, DocSnapshot, EditRecord, RoomMeta, decode, decode_prefix};
 use super::schema::{self, CHAT, DOC_EDITS, DOC_SNAPSHOTS, ROOMS};
 
 /// A document as stored: its latest snapshot, if any, and the edits after it.
@@ -80,14 +80,21 @@ impl Store {
                 Some(v) => Some(decode("doc_snapshots", v.value())?),
                 None => None,
             };
-            let from = snapshot.as_ref().map_or(1, |s| s.version + 1);
+            let after = snapshot.as_ref().map_or(0, |s| s.version);
             let edits_t = r.open_table(DOC_EDITS)?;
             let mut edits = Vec::new();
-            for entry in edits_t.range(
-                (room.as_str(), doc.as_str(), from)..=(room.as_str(), doc.as_str(), u64::MAX),
-            )? {
+            let (room, doc) = (room.as_str(), doc.as_str());
+            // Each value is a chunk: the records one commit appended, concatenated.
+            for entry in edits_t.range((room, doc, 0)..=(room, doc, u64::MAX))? {
                 let (_, v) = entry?;
-                edits.push(decode::<EditRecord>("doc_edits", v.value())?);
+                let mut bytes = v.value();
+                while !bytes.is_empty() {
+                    let (rec, rest) = decode_prefix::<EditRecord>("doc_edits", bytes)?;
+                    if rec.version > after {
+                        edits.push(rec);
+                    }
+                    bytes = rest;
+                }
             }
             Ok(LoadedDoc { snapshot, edits })
         })

@@ -7,6 +7,7 @@
 //! `Durability::Immediate` transaction, one fsync, many edits. Deliveries run in commit
 //! order, so every socket sees frames in the order the rooms produced them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -178,6 +179,14 @@ async fn flush(state: &mut WriterState) {
     }
 }
 
+/// Edit records of one document gathered in a transaction: its first version and the
+/// concatenated encodings.
+type Chunks = HashMap<(Arc<str>, Arc<str>), (u64, Vec<u8>)>;
+
+/// Writes one batch in one transaction. A document's edit records in the batch are
+/// stored as one value keyed by the first version (a chunk): one B-tree insert per
+/// document per commit instead of one per edit. A snapshot of a document first writes
+/// its pending chunk (so the snapshot's range delete covers it), then starts afresh.
 fn commit(db: &Database, ops: Vec<WriteOp>) -> Result<(), StorageError> {
     let txn = db.begin_write()?;
     {
@@ -185,6 +194,7 @@ fn commit(db: &Database, ops: Vec<WriteOp>) -> Result<(), StorageError> {
         let mut edits = txn.open_table(DOC_EDITS)?;
         let mut snaps = txn.open_table(DOC_SNAPSHOTS)?;
         let mut chat = txn.open_table(CHAT)?;
+        let mut chunks: Chunks = HashMap::new();
         for op in ops {
             match op {
                 WriteOp::PutRoom { room, meta } => {
@@ -196,7 +206,8 @@ fn commit(db: &Database, ops: Vec<WriteOp>) -> Result<(), StorageError> {
                     version,
                     record,
                 } => {
-                    edits.insert((&*room, &*doc, version), record.as_slice())?;
+                    let chunk = chunks.entry((room, doc)).or_insert((version, Vec::new()));
+                    chunk.1.extend_from_slice(&record);
                 }
                 WriteOp::PutSnapshot {
                     room,
@@ -204,6 +215,9 @@ fn commit(db: &Database, ops: Vec<WriteOp>) -> Result<(), StorageError> {
                     version,
                     snapshot,
                 } => {
+                    if let Some((first, bytes)) = chunks.remove(&(room.clone(), doc.clone())) {
+                        edits.insert((&*room, &*doc, first), bytes.as_slice())?;
+                    }
                     snaps.insert((&*room, &*doc), snapshot.as_slice())?;
                     edits.retain_in((&*room, &*doc, 0)..=(&*room, &*doc, version), |_, _| false)?;
                 }
@@ -211,6 +225,9 @@ fn commit(db: &Database, ops: Vec<WriteOp>) -> Result<(), StorageError> {
                     chat.insert((&*room, seq), record.as_slice())?;
                 }
             }
+        }
+        for ((room, doc), (first, bytes)) in chunks {
+            edits.insert((&*room, &*doc, first), bytes.as_slice())?;
         }
     }
     txn.commit()?;

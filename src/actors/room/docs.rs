@@ -10,7 +10,7 @@ use super::{DocEntry, RoomState};
 use crate::actors::outbound::Frame;
 use crate::actors::ticket::Ticket;
 use crate::collab::{DocError, Document, EditLimits};
-use crate::protocol::{EditOp, ErrorCode, OkBody, Role, ServerMsg, Version, encode_server};
+use crate::protocol::{EditOp, EditPush, ErrorCode, OkBody, Role, Version};
 use crate::storage::{WriteOp, WriterMsg, records};
 
 impl From<&DocError> for ErrorCode {
@@ -218,14 +218,16 @@ impl RoomState {
             .iter()
             .filter(|op| op.delete > 0 || !op.insert.is_empty());
         let transformed = !applied.ops.iter().eq(sent);
-        let broadcast: Frame = encode_server(&ServerMsg::Edit {
-            room: self.id.to_string(),
-            doc: key.to_string(),
+        let push = EditPush {
+            room: &self.id,
+            doc: &key,
             version,
-            ops: applied.ops.clone(),
-            by: member.session.to_string(),
-        })
-        .into();
+            ops: &applied.ops,
+            by: &member.session,
+        };
+        let broadcast: Frame = serde_json::to_string(&push)
+            .expect("an edit push always serializes")
+            .into();
         let ack = OkBody::Edited {
             version,
             ops: transformed.then_some(applied.ops),
