@@ -31,7 +31,7 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
 }
 
 async fn connect(url: &str, name: &str) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .expect("connect");
     ws.send(Message::text(

@@ -65,6 +65,7 @@ pub struct LogSettings {
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
     pub file: String,
+    pub cache_mib: usize,
     pub commit_max_batch: usize,
 }
 

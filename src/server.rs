@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::task::JoinHandle;
 
 use crate::actors::rooms::RoomsMsg;
@@ -31,7 +32,7 @@ impl Server {
     pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         let settings = Arc::new(settings);
         let db_path = settings.db_path();
-        let store = Store::open(&db_path)
+        let store = Store::open(&db_path, settings.storage.cache_mib << 20)
             .with_context(|| format!("opening the database {}", db_path.display()))?;
         let metrics = Arc::new(Metrics::new());
         let tree = root::start(settings.clone(), store, metrics).await?;
@@ -40,6 +41,13 @@ impl Server {
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
         let app = crate::http::router(tree.ctx.clone());
+        // Edits are small frames: without TCP_NODELAY, Nagle holds a push to a peer
+        // that only reads until its delayed ACK (40 ms on Linux).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "setting TCP_NODELAY failed");
+            }
+        });
         let stop = tree.ctx.shutdown.clone();
         let http = tokio::spawn(async move {
             axum::serve(listener, app)

@@ -25,11 +25,13 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the database file, creating its folder, and migrates it.
-    pub fn open(path: &Path) -> Result<Self, StorageError> {
+    pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StorageError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let db = Database::create(path)?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)?;
         schema::migrate(&db)?;
         Ok(Store { db: Arc::new(db) })
     }
