@@ -10,6 +10,7 @@ pub mod client;
 pub mod codec;
 pub mod error_code;
 pub mod server;
+pub mod validate;
 
 pub use client::{ClientMsg, EditOp, Role};
 pub use codec::{DecodeError, decode_client, encode_server};

@@ -246,3 +246,51 @@ async fn a_reader_that_stops_is_bounded_and_resyncs() {
     let (text, _) = writer.open(&room, "log.txt").await;
     assert_eq!(mirror.string(), text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_and_count_limits_are_enforced() {
+    let server = TestServer::start(&[
+        ("LIMITS__MAX_MEMBERS_PER_ROOM", "2"),
+        ("LIMITS__MAX_ROOMS_PER_SESSION", "2"),
+        ("LIMITS__MAX_DOC_CHARS", "10"),
+        ("LIMITS__MAX_OPS_PER_EDIT", "3"),
+        ("LIMITS__MAX_DOCS_PER_ROOM", "1"),
+    ])
+    .await;
+    let mut a = server.client("a").await;
+    let room = a.create_room().await;
+    let mut b = server.client("b").await;
+    b.join(&room).await;
+    let mut c = server.client("c").await;
+    let r = c.request(json!({"type": "join", "room": room})).await;
+    assert_eq!(r["code"], "room_full");
+    a.create_room().await;
+    let r = a.request(json!({"type": "create_room"})).await;
+    assert_eq!(r["code"], "too_many_rooms");
+    a.open(&room, "one").await;
+    let r = a
+        .request(json!({"type": "open", "room": room, "doc": "two"}))
+        .await;
+    assert_eq!(r["code"], "too_many_docs");
+    let edit =
+        |ops: Value| json!({"type": "edit", "room": room, "doc": "one", "base": 0, "ops": ops});
+    let r = a
+        .request(edit(json!([{"pos": 0, "insert": "01234567890"}])))
+        .await;
+    assert_eq!(r["code"], "too_large");
+    let four = json!([{"pos": 0, "insert": "a"}, {"pos": 0, "insert": "a"}, {"pos": 0, "insert": "a"}, {"pos": 0, "insert": "a"}]);
+    let r = a.request(edit(four)).await;
+    assert_eq!(r["code"], "too_large");
+    let r = a
+        .request(edit(json!([{"pos": 0, "insert": "0123456789"}])))
+        .await;
+    assert_eq!(r["type"], "ok");
+    // A replace at the limit is fine: deletes count.
+    let r = a
+        .request(
+            json!({"type": "edit", "room": room, "doc": "one", "base": 1,
+            "ops": [{"pos": 0, "delete": 1, "insert": "X"}]}),
+        )
+        .await;
+    assert_eq!(r["type"], "ok", "{r}");
+}

@@ -299,3 +299,37 @@ async fn panicking_room_restarts_and_clients_continue() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_failing_beyond_the_restart_intensity_escalate_to_shutdown() {
+    let server = TestServer::start(&[
+        ("ROOMS__RESTART_INTENSITY", "1"),
+        ("ROOMS__RESTART_PERIOD_SECS", "60"),
+    ])
+    .await;
+    let mut a = server.client("ada").await;
+    let room = a.create_room().await;
+    let http = reqwest::Client::new();
+    let panic_url = server.http_url(&format!("/debug/rooms/{room}/panic"));
+    // The first failure is within the intensity: restarted.
+    assert_eq!(http.post(&panic_url).send().await.unwrap().status(), 202);
+    a.expect_push("resync").await;
+    assert_eq!(
+        http.get(server.http_url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The second within the period exceeds it: the supervisor gives up, the root
+    // begins an orderly shutdown that reports the failure.
+    let srv = server.server.as_ref().unwrap();
+    assert_eq!(http.post(&panic_url).send().await.unwrap().status(), 202);
+    tokio::time::timeout(Duration::from_secs(10), srv.stopping())
+        .await
+        .expect("the server began shutting down");
+    let mut server = server;
+    let err = server.server.take().unwrap().shutdown().await.unwrap_err();
+    assert!(err.to_string().contains("fatal"), "{err}");
+}

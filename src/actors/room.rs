@@ -6,6 +6,7 @@
 //! previous incarnation queued), passivates when idle, and when restarted after a
 //! panic tells its members to resync: everything acknowledged is in storage.
 
+mod admin;
 mod chat;
 mod docs;
 pub mod members;
@@ -404,32 +405,6 @@ impl RoomState {
         Ok(())
     }
 
-    fn set_role(&mut self, role: Role, user: String, new: Role, ticket: Ticket) {
-        if role != Role::Owner {
-            return ticket.error(ErrorCode::Forbidden, "only an owner can set roles");
-        }
-        let Some(meta) = self.meta.as_mut() else {
-            return ticket.error(ErrorCode::RoomNotFound, "no such room");
-        };
-        let owners = meta.roles.iter().filter(|(_, r)| *r == Role::Owner).count();
-        if new != Role::Owner && owners == 1 && meta.role_of(&user) == Some(Role::Owner) {
-            return ticket.error(ErrorCode::Forbidden, "a room keeps at least one owner");
-        }
-        meta.set_role(&user, new);
-        let bytes = records::encode(meta);
-        // Members present as that user take the new role at once.
-        self.members.with(|m| {
-            m.values_mut()
-                .filter(|m| &*m.handle.user == user.as_str())
-                .for_each(|m| m.role = new);
-        });
-        let write = WriteOp::PutRoom {
-            room: self.id.clone(),
-            meta: bytes,
-        };
-        self.after_commit(vec![write], ticket, |ticket| ticket.ok(OkBody::Empty {}));
-    }
-
     /// Queues `ops` with the writer; once they (and everything queued before them)
     /// are durable, `then` answers the ticket. If the commit fails the ticket gets an
     /// `internal` error and the room restarts from storage.
@@ -463,50 +438,6 @@ impl RoomState {
         let _ = self.shared.writer.cast(WriterMsg::Write {
             ops,
             then: Some(delivery),
-        });
-    }
-
-    /// REST join: the role `user` holds (granting the default role on first join).
-    fn grant(
-        &mut self,
-        user: String,
-        requested: Option<Role>,
-        reply: ractor::RpcReplyPort<Result<Role, ErrorCode>>,
-    ) {
-        let Some(meta) = self.meta.as_mut() else {
-            let _ = reply.send(Err(ErrorCode::RoomNotFound));
-            return;
-        };
-        let (granted, writes) = match meta.role_of(&user) {
-            Some(r) => (r, Vec::new()),
-            None => {
-                let r = meta.default_role;
-                meta.set_role(&user, r);
-                let write = WriteOp::PutRoom {
-                    room: self.id.clone(),
-                    meta: records::encode(meta),
-                };
-                (r, vec![write])
-            }
-        };
-        let role = requested.map_or(granted, |r| r.min(granted));
-        self.after_commit_then(writes, move |r| {
-            let _ = reply.send(r.map(|()| role).map_err(|_| ErrorCode::Internal));
-        });
-    }
-
-    fn info(&self, reply: ractor::RpcReplyPort<Option<RoomInfo>>) {
-        let info = self.meta.as_ref().map(|meta| RoomInfo {
-            id: self.id.to_string(),
-            name: meta.name.clone(),
-            default_role: meta.default_role,
-            members: self.member_list(),
-            roles: meta.roles.clone(),
-            docs: meta.docs.clone(),
-        });
-        // Answered once the room's record is durable (it may have just been created).
-        self.after_commit_then(Vec::new(), move |_| {
-            let _ = reply.send(info);
         });
     }
 

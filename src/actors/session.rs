@@ -16,6 +16,7 @@ use super::room::members::MemberHandle;
 use super::room::{RoomMsg, RoomRequest};
 use super::ticket::Ticket;
 use crate::context::AppContext;
+use crate::protocol::validate::{check_name, valid_room_id};
 use crate::protocol::{
     ClientMsg, CloseCode, ErrorCode, OkBody, PROTOCOL_VERSION, Role, ServerMsg, WireLimits,
 };
@@ -54,28 +55,6 @@ pub struct SessionState {
     rooms: HashSet<Arc<str>>,
     edits: TokenBucket,
     chats: TokenBucket,
-}
-
-/// Room ids: 1 to 64 of `[A-Za-z0-9_-]`.
-pub fn valid_room_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// A display or room name: non-empty after trimming, bounded, no control characters.
-pub fn check_name(name: &str, max: usize) -> Result<(), String> {
-    if name.trim().is_empty() {
-        return Err("name is empty".into());
-    }
-    if name.chars().count() > max {
-        return Err(format!("name longer than {max} characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err("name contains control characters".into());
-    }
-    Ok(())
 }
 
 impl Actor for Session {

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::actors::room::{RoomInfo, RoomMsg};
-use crate::actors::session::{check_name, valid_room_id};
 use crate::context::AppContext;
+use crate::protocol::validate::{check_name, valid_room_id};
 use crate::protocol::{ErrorCode, Role};
 use crate::storage::RoomMeta;
 

@@ -10,6 +10,7 @@ use super::{DocEntry, RoomState};
 use crate::actors::outbound::Frame;
 use crate::actors::ticket::Ticket;
 use crate::collab::{DocError, Document, EditLimits};
+use crate::protocol::validate::check_path;
 use crate::protocol::{EditOp, EditPush, ErrorCode, OkBody, Role, Version};
 use crate::storage::{WriteOp, WriterMsg, records};
 
@@ -24,20 +25,6 @@ impl From<&DocError> for ErrorCode {
             DocError::Corrupt(_) => ErrorCode::Internal,
         }
     }
-}
-
-/// Whether `path` is an acceptable document path.
-fn check_path(path: &str, max_chars: usize) -> Result<(), String> {
-    if path.is_empty() {
-        return Err("document path is empty".into());
-    }
-    if path.chars().count() > max_chars {
-        return Err(format!("document path longer than {max_chars} characters"));
-    }
-    if path.chars().any(char::is_control) {
-        return Err("document path contains control characters".into());
-    }
-    Ok(())
 }
 
 impl RoomState {
