@@ -119,3 +119,22 @@ async fn idle_rooms_unload_and_reload_lazily() {
     assert_eq!(c.open(&room, "d").await, ("zzz".into(), 1));
     assert!(ctx.rooms.lookup(&room).is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_is_dropped_after_three_heartbeats() {
+    let server = TestServer::start(&[("SOCKET__HEARTBEAT_SECS", "1")]).await;
+    let mut c = server.client("quiet").await;
+    // Not reading means not answering pings either: the server hears nothing.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    while c.next_frame().await.is_some() {}
+    assert_eq!(c.closed.as_ref().map(|c| c.0), Some(4002), "{:?}", c.closed);
+    // A client that reads (and so answers pings) stays.
+    let mut d = server.client("chatty").await;
+    let reader = tokio::spawn(async move {
+        let r = tokio::time::timeout(Duration::from_millis(3500), d.next_frame()).await;
+        (r.is_err(), d)
+    });
+    let (timed_out, mut d) = reader.await.unwrap();
+    assert!(timed_out, "no frame, and no close, while pongs flow");
+    assert_eq!(d.request(json!({"type": "ping"})).await["type"], "ok");
+}

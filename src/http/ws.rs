@@ -23,6 +23,9 @@ use crate::actors::ticket::send_error;
 use crate::context::AppContext;
 use crate::protocol::{CloseCode, ErrorCode, decode_client};
 
+/// How long a socket we closed waits for the client's close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 4096;
 
@@ -48,6 +51,8 @@ pub async fn upgrade(State(ctx): State<Arc<AppContext>>, ws: WebSocketUpgrade) -
 struct SocketStats {
     frames_in: u64,
     errors: u64,
+    /// The server, not the client, ended the conversation.
+    we_closed: bool,
 }
 
 async fn run(ctx: Arc<AppContext>, socket: WebSocket) {
@@ -92,14 +97,22 @@ async fn run(ctx: Arc<AppContext>, socket: WebSocket) {
     };
     ctx.shared.metrics.connections.inc();
     ctx.shared.metrics.connections_total.inc();
-    let stats = read_loop(&ctx, &out, &session, stream, &writer_done).await;
+    let mut stream = stream;
+    let stats = read_loop(&ctx, &out, &session, &mut stream, &writer_done).await;
     session.stop(Some("socket closed".into()));
-    // Let the writer send a pending close frame, then drop whatever is left.
-    if tokio::time::timeout(Duration::from_secs(2), writer_done.cancelled())
-        .await
-        .is_err()
-    {
-        out.mark_closed();
+    // Let the writer send a pending close frame (ours, or the answer to the client's).
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer_done.cancelled()).await;
+    if stats.we_closed {
+        // Read until the client answers our close (or a moment has passed), so frames
+        // it sent meanwhile do not reset the connection before it reads our code.
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
     out.mark_closed();
     let _ = writer.await;
@@ -120,7 +133,7 @@ async fn read_loop(
     ctx: &AppContext,
     out: &Arc<Outbound>,
     session: &ActorRef<SessionMsg>,
-    mut stream: SplitStream<WebSocket>,
+    stream: &mut SplitStream<WebSocket>,
     writer_done: &CancellationToken,
 ) -> SocketStats {
     let sock = &ctx.shared.settings.socket;
@@ -131,11 +144,15 @@ async fn read_loop(
     loop {
         let next = tokio::select! {
             n = tokio::time::timeout(silence, stream.next()) => n,
-            _ = writer_done.cancelled() => break,
+            _ = writer_done.cancelled() => {
+                stats.we_closed = true;
+                break;
+            }
         };
         let msg = match next {
             Err(_) => {
                 out.close(CloseCode::HeartbeatTimeout.code(), "no frames or pongs");
+                stats.we_closed = true;
                 break;
             }
             Ok(None) => break,
@@ -143,6 +160,7 @@ async fn read_loop(
                 let text = e.to_string();
                 if text.contains("too long") || text.contains("Space limit") {
                     out.close(CloseCode::TooBig.code(), "frame too big");
+                    stats.we_closed = true;
                 }
                 break;
             }
@@ -153,6 +171,7 @@ async fn read_loop(
                 stats.frames_in += 1;
                 if text.len() > sock.max_frame_bytes {
                     out.close(CloseCode::TooBig.code(), "frame too big");
+                    stats.we_closed = true;
                     break;
                 }
                 // Backpressure: beyond the in-flight limit, stop reading this socket.
