@@ -157,6 +157,12 @@ impl Outbound {
         self.notify.notify_one();
     }
 
+    /// Whether a close has been requested (or the socket is gone).
+    pub fn is_closing(&self) -> bool {
+        let s = self.state.lock();
+        s.closed || s.close.is_some()
+    }
+
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
     }

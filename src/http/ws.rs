@@ -206,6 +206,12 @@ async fn read_loop(
             Message::Close(_) => break,
             Message::Ping(_) | Message::Pong(_) => {}
         }
+        // Past the error budget (or told to close): read no more, so a client that
+        // sends garbage without reading cannot grow its queue of error frames.
+        if out.is_closing() {
+            stats.we_closed = true;
+            break;
+        }
     }
     stats
 }
