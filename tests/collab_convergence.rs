@@ -127,3 +127,89 @@ async fn eight_clients_converge() {
     }
     assert_eq!(r["version"].as_u64().unwrap(), version);
 }
+
+/// A client that pipelines: it sends bursts of edits, each against the text it has
+/// confirmed plus its own earlier edits in the burst, without waiting for acks.
+async fn edit_in_bursts(
+    mut c: Client,
+    room: String,
+    seed: u64,
+    for_how_long: Duration,
+) -> (Client, Mirror) {
+    let r = c
+        .ok(json!({"type": "open", "room": room, "doc": "burst.txt"}))
+        .await;
+    let mut m = Mirror::new(r["text"].as_str().unwrap(), r["version"].as_u64().unwrap());
+    let mut rng = Rng::new(seed);
+    let deadline = Instant::now() + for_how_long;
+    while Instant::now() < deadline {
+        let base = m.version;
+        let mut local = m.clone();
+        let mut sent = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let len = local.text.len() as u64;
+            let ops = if len > 2 && rng.below(3) == 0 {
+                let pos = rng.below(len - 1);
+                json!([{"pos": pos, "delete": 1 + rng.below(2)}])
+            } else {
+                let word: String = (0..1 + rng.below(4))
+                    .map(|_| (b'a' + rng.below(26) as u8) as char)
+                    .collect();
+                json!([{"pos": rng.below(len + 1), "insert": word}])
+            };
+            local.apply_ops(&ops);
+            let id = c.take_id();
+            c.send_json(
+                json!({"type": "edit", "id": id, "room": room, "doc": "burst.txt",
+                "base": base, "ops": ops}),
+            )
+            .await;
+            sent.push((id, ops));
+        }
+        for (id, ops) in sent {
+            loop {
+                let v = c.next_frame().await.expect("socket open");
+                match v["type"].as_str().unwrap() {
+                    "edit" => m.apply(v["version"].as_u64().unwrap(), &v["ops"]),
+                    "ok" if v["id"] == json!(id) => {
+                        let applied = v.get("ops").cloned().unwrap_or(ops.clone());
+                        m.apply(v["version"].as_u64().unwrap(), &applied);
+                        break;
+                    }
+                    "error" => panic!("edit refused: {v}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+    (c, m)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelining_clients_converge() {
+    let server = TestServer::start(&[("LIMITS__EDITS_PER_SEC", "100000")]).await;
+    let mut owner = server.client("owner").await;
+    let room = owner.create_room().await;
+    let mut tasks = Vec::new();
+    for i in 0..4u64 {
+        let mut c = server.client(&format!("piper{i}")).await;
+        c.join(&room).await;
+        let room = room.clone();
+        tasks.push(tokio::spawn(edit_in_bursts(
+            c,
+            room,
+            100 + i,
+            Duration::from_secs(3),
+        )));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let (text, version) = owner.open(&room, "burst.txt").await;
+    assert!(version > 100, "only {version} edits");
+    for (mut c, mut m) in results {
+        catch_up(&mut c, &mut m, version).await;
+        assert_eq!(m.string(), text, "client {} diverged", c.session);
+    }
+}

@@ -56,12 +56,28 @@ pub struct Document {
     branch: Branch,
     window: VersionWindow,
     agents: HashMap<String, AgentId>,
-    /// Each agent's latest edit: (version, last op-log time). An edit sent before its
-    /// author saw its previous one acknowledged builds on that previous one too.
+    /// Each agent's latest edit. An edit sent before its author saw its previous one
+    /// acknowledged builds on that previous one too.
     /// Not persisted: agents are sockets, and a reloaded document has no live sockets
     /// with edits in flight (a room restarted under live sockets closes their
     /// documents, so their next edits follow a fresh `open`).
-    last_own: HashMap<AgentId, (u64, usize)>,
+    last_own: HashMap<AgentId, OwnEdit>,
+}
+
+/// An agent's latest edit: its version, its last op-log time, and (when applied live)
+/// the view it was made in.
+#[derive(Debug, Clone, Copy)]
+struct OwnEdit {
+    version: u64,
+    lv: usize,
+    view: Option<OwnView>,
+}
+
+/// The `base` an edit was made against and the length of its author's text after it.
+#[derive(Debug, Clone, Copy)]
+struct OwnView {
+    base: u64,
+    len_after: usize,
 }
 
 impl Document {
@@ -85,10 +101,8 @@ impl Document {
                 let window =
                     VersionWindow::from_parts(snap.window_first, snap.window, history_window)
                         .ok_or_else(|| DocError::Corrupt("empty version window".into()))?;
-                if window.latest() != snap.version
-                    || window.get(snap.version).map(|f| f.as_slice())
-                        != Some(oplog.local_version_ref())
-                {
+                let tip = window.get(snap.version).map(|p| p.frontier.as_slice());
+                if window.latest() != snap.version || tip != Some(oplog.local_version_ref()) {
                     return Err(DocError::Corrupt("snapshot window does not match".into()));
                 }
                 let branch = oplog.checkout_tip();
@@ -147,28 +161,34 @@ impl Document {
         if base > current {
             return Err(DocError::BadVersion { base, current });
         }
-        let base_frontier = self
-            .window
-            .get(base)
-            .ok_or(DocError::VersionTooOld {
-                base,
-                first: self.window.first(),
-            })?
-            .clone();
+        let at_base = self.window.get(base).ok_or(DocError::VersionTooOld {
+            base,
+            first: self.window.first(),
+        })?;
+        let (base_frontier, base_len) = (at_base.frontier.clone(), at_base.len);
         let agent_id = self.agent(agent);
-        let parents: Frontier = match self.last_own.get(&agent_id) {
-            Some(&(v, lv)) if v > base => {
-                Frontier::from_slice(&self.oplog.version_union(&base_frontier, &[lv]))
+        // The author's view: version `base`, plus its own edits the server sequenced
+        // after `base` (sent before it saw them acknowledged).
+        let (parents, known_len) = match self.last_own.get(&agent_id) {
+            Some(own) if own.version > base => {
+                let parents = self.oplog.version_union(&base_frontier, &[own.lv]);
+                // Seen nothing new since that edit: its view is that edit's view.
+                let len = own.view.filter(|v| v.base == base).map(|v| v.len_after);
+                (Frontier::from_slice(&parents), len)
             }
-            _ => base_frontier,
+            _ => (base_frontier, Some(base_len)),
         };
         let linear = parents.as_slice() == self.branch.local_version_ref();
-        let view_len = if linear {
-            self.branch.len()
-        } else {
-            self.oplog.checkout(&parents).len()
+        let view_len = match known_len {
+            _ if linear => self.branch.len(),
+            Some(len) => len,
+            // Pipelined edits after newer remote ones: rebuild that view (O(document);
+            // rare: the author must have sent before an ack while seeing others' edits).
+            None => self.oplog.checkout(&parents).len(),
         };
-        validate(ops, view_len, self.branch.len(), limits)?;
+        // Tests check the tracked length against the rebuilt view.
+        debug_assert!(linear || view_len == self.oplog.checkout(&parents).len());
+        let len_after = validate(ops, view_len, self.branch.len(), limits)?;
         let record = EditRecord {
             version: current + 1,
             agent: agent.to_owned(),
@@ -176,6 +196,9 @@ impl Document {
             ops: ops.to_vec(),
         };
         let ops = self.integrate(agent_id, &parents, ops, linear);
+        if let Some(own) = self.last_own.get_mut(&agent_id) {
+            own.view = Some(OwnView { base, len_after });
+        }
         Ok(Applied {
             version: current + 1,
             ops,
@@ -230,7 +253,7 @@ impl Document {
                 }
             }
             if let Some(lv) = last {
-                self.last_own.insert(agent, (self.version() + 1, lv));
+                self.remember_own(agent, lv);
             }
             ops.iter()
                 .filter(|op| op.delete > 0 || !op.insert.is_empty())
@@ -252,22 +275,31 @@ impl Document {
                 }
             }
             if let Some(&lv) = at.first() {
-                self.last_own.insert(agent, (self.version() + 1, lv));
+                self.remember_own(agent, lv);
             }
             let xf = xf_ops(&self.oplog, &before, self.oplog.local_version_ref());
             let tip = self.oplog.local_version();
             self.branch.merge(&self.oplog, &tip);
             xf
         };
-        self.window
-            .push(Frontier::from_slice(self.oplog.local_version_ref()));
+        let frontier = Frontier::from_slice(self.oplog.local_version_ref());
+        self.window.push(frontier, self.branch.len());
         xf
+    }
+
+    fn remember_own(&mut self, agent: AgentId, lv: usize) {
+        let own = OwnEdit {
+            version: self.version() + 1,
+            lv,
+            view: None,
+        };
+        self.last_own.insert(agent, own);
     }
 
     /// The ops that bring text at `from` to the current version, if `from` is still in
     /// the history window.
     pub fn catch_up(&self, from: u64) -> Option<Vec<EditOp>> {
-        let frontier = self.window.get(from)?;
+        let frontier = &self.window.get(from)?.frontier;
         if from == self.version() {
             return Some(Vec::new());
         }
@@ -279,7 +311,7 @@ impl Document {
     /// edits that fell out of the history window.
     pub fn snapshot(&mut self) -> DocSnapshot {
         let first = self.window.first();
-        self.last_own.retain(|_, (v, _)| *v >= first);
+        self.last_own.retain(|_, own| own.version >= first);
         let (window_first, window) = self.window.to_parts();
         DocSnapshot {
             version: self.version(),
@@ -329,7 +361,7 @@ fn validate(
     view_len: usize,
     doc_len: usize,
     limits: EditLimits,
-) -> Result<(), DocError> {
+) -> Result<usize, DocError> {
     let mut len = view_len;
     let mut inserted = 0usize;
     let mut deleted = 0usize;
@@ -367,7 +399,7 @@ fn validate(
             limits.max_doc_chars
         )));
     }
-    Ok(())
+    Ok(len)
 }
 
 #[cfg(test)]

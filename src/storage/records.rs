@@ -46,8 +46,8 @@ pub struct EditRecord {
 pub struct DocSnapshot {
     pub version: u64,
     pub window_first: u64,
-    /// Frontier after each version from `window_first` to `version`.
-    pub window: Vec<Vec<usize>>,
+    /// Frontier and text length after each version from `window_first` to `version`.
+    pub window: Vec<(Vec<usize>, u64)>,
     pub oplog: Vec<u8>,
 }
 
