@@ -136,19 +136,17 @@ impl SessionState {
             return ticket.error(ErrorCode::ShuttingDown, "the server is shutting down");
         }
         let limits = &self.ctx.shared.settings.limits;
-        let who = match (&self.who, msg) {
-            (None, ClientMsg::Hello { v, name, token }) => {
-                return self.hello(v, name, token, ticket);
-            }
-            (Some(_), ClientMsg::Hello { .. }) => {
-                return ticket.error(ErrorCode::HelloRequired, "hello was already received");
-            }
-            (None, _) => return ticket.error(ErrorCode::HelloRequired, "send hello first"),
-            (Some(who), msg) => (who.user.clone(), who.name.clone(), msg),
+        if let ClientMsg::Hello { v, name, token } = msg {
+            return match self.who {
+                None => self.hello(v, name, token, ticket),
+                Some(_) => ticket.error(ErrorCode::HelloRequired, "hello was already received"),
+            };
+        }
+        let Some(who) = &self.who else {
+            return ticket.error(ErrorCode::HelloRequired, "send hello first");
         };
-        let (user, name, msg) = who;
+        let user = who.user.clone();
         match msg {
-            ClientMsg::Hello { .. } => unreachable!("handled above"),
             ClientMsg::Ping { .. } => ticket.ok(OkBody::Empty {}),
             ClientMsg::CreateRoom {
                 name: room_name,
@@ -210,10 +208,7 @@ impl SessionState {
                     }
                 });
             }
-            other => {
-                let _ = name;
-                self.forward_to_room(other, ticket).await;
-            }
+            other => self.forward_to_room(other, ticket).await,
         }
     }
 
