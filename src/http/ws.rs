@@ -184,6 +184,9 @@ async fn read_loop(
                             .frames_in
                             .with_label_values(&[msg.type_name()])
                             .inc();
+                        tracing::debug!(target: "access", kind = "frame",
+                            r#type = msg.type_name(), id = ?msg.request_id(),
+                            bytes = text.len(), "frame");
                         let frame = SessionMsg::Frame {
                             msg,
                             permit: Some(permit),
