@@ -223,12 +223,7 @@ async fn a_reader_that_stops_is_bounded_and_resyncs() {
         v = r["version"].as_u64().unwrap();
         len += 10_000;
     }
-    let metrics = reqwest::get(server.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         support::metric(&metrics, "codeplatform_lagging_sockets_total") >= 1.0,
         "{metrics}"

@@ -70,6 +70,17 @@ async fn edit_randomly(
     (c, m, edits)
 }
 
+/// `n` clients named `{prefix}{i}`, each joined to `room`.
+async fn joined_clients(server: &TestServer, room: &str, prefix: &str, n: usize) -> Vec<Client> {
+    let mut clients = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut c = server.client(&format!("{prefix}{i}")).await;
+        c.join(room).await;
+        clients.push(c);
+    }
+    clients
+}
+
 /// Drains pushes until the mirror reaches `version`.
 async fn catch_up(c: &mut Client, m: &mut Mirror, version: u64) {
     while m.version < version {
@@ -86,14 +97,17 @@ async fn eight_clients_converge() {
     let mut owner = server.client("owner").await;
     let room = owner.create_room().await;
     let mut tasks = Vec::new();
-    for i in 0..8u64 {
-        let mut c = server.client(&format!("editor{i}")).await;
-        c.join(&room).await;
+    for (i, c) in joined_clients(&server, &room, "editor", 8)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         let room = room.clone();
+        let seed = i as u64 + 1;
         tasks.push(tokio::spawn(edit_randomly(
             c,
             room,
-            i + 1,
+            seed,
             Duration::from_secs(3),
         )));
     }
@@ -191,14 +205,17 @@ async fn pipelining_clients_converge() {
     let mut owner = server.client("owner").await;
     let room = owner.create_room().await;
     let mut tasks = Vec::new();
-    for i in 0..4u64 {
-        let mut c = server.client(&format!("piper{i}")).await;
-        c.join(&room).await;
+    for (i, c) in joined_clients(&server, &room, "piper", 4)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         let room = room.clone();
+        let seed = 100 + i as u64;
         tasks.push(tokio::spawn(edit_in_bursts(
             c,
             room,
-            100 + i,
+            seed,
             Duration::from_secs(3),
         )));
     }

@@ -288,12 +288,7 @@ async fn panicking_room_restarts_and_clients_continue() {
     assert_eq!(r["version"], version + 1);
     follow(&mut b, &room, "f.rs", &mut bm, version + 1).await;
     assert_eq!(bm.string(), "xxxxxxxxxx!");
-    let metrics = reqwest::get(server.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("codeplatform_actor_restarts_total{actor=\"room\",cause=\"panic\"} 1"),
         "{metrics}"

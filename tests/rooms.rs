@@ -169,26 +169,14 @@ async fn rooms_over_rest() {
     sam.join(&room).await;
     sam.ok(json!({"type": "chat", "room": room, "text": "from the socket"}))
         .await;
-    let users: Value = http
-        .get(server.http_url(&format!("/api/rooms/{room}/users")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users = server.get_json(&format!("/api/rooms/{room}/users")).await;
     assert_eq!(users["members"][0]["name"], "sam");
     let roles = users["roles"].as_array().unwrap();
     assert!(roles.contains(&json!({"user": "anon:rita", "role": "owner"})));
     assert!(roles.contains(&json!({"user": "anon:sam", "role": "editor"})));
-    let chat: Value = http
-        .get(server.http_url(&format!("/api/rooms/{room}/chat?limit=5")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let chat = server
+        .get_json(&format!("/api/rooms/{room}/chat?limit=5"))
+        .await;
     assert_eq!(chat["messages"][0]["text"], "from the socket");
     assert_eq!(chat["more"], false);
 
@@ -258,14 +246,7 @@ async fn health_ready_metrics_and_request_ids() {
     c.ok(json!({"type": "edit", "room": room, "doc": "m", "base": 0, "ops": [{"pos": 0, "insert": "q"}]}))
         .await;
     let _ = c.request(json!({"type": "nope"})).await;
-    let m = http
-        .get(server.http_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = server.metrics().await;
     for name in [
         "codeplatform_ws_connections 1",
         "codeplatform_rooms_loaded 1",

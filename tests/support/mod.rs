@@ -70,6 +70,18 @@ impl TestServer {
         format!("http://{}{}", self.server.as_ref().unwrap().addr(), path)
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let resp = reqwest::get(self.http_url("/metrics")).await.unwrap();
+        resp.text().await.unwrap()
+    }
+
+    /// GETs `path` and parses the JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let resp = reqwest::get(self.http_url(path)).await.unwrap();
+        resp.json().await.unwrap()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_owned()
     }
