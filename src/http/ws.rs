@@ -64,7 +64,7 @@ async fn run(ctx: Arc<AppContext>, socket: WebSocket) {
         sock.max_errors_per_minute,
     ));
     let id: Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..16].into();
-    let (sink, stream) = socket.split();
+    let (sink, mut stream) = socket.split();
     let writer_done = CancellationToken::new();
     let writer = tokio::spawn(write_loop(
         out.clone(),
@@ -97,14 +97,13 @@ async fn run(ctx: Arc<AppContext>, socket: WebSocket) {
     };
     ctx.shared.metrics.connections.inc();
     ctx.shared.metrics.connections_total.inc();
-    let mut stream = stream;
     let stats = read_loop(&ctx, &out, &session, &mut stream, &writer_done).await;
     session.stop(Some("socket closed".into()));
-    // Let the writer send a pending close frame (ours, or the answer to the client's).
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer_done.cancelled()).await;
     if stats.we_closed {
-        // Read until the client answers our close (or a moment has passed), so frames
-        // it sent meanwhile do not reset the connection before it reads our code.
+        // Let the writer send our close frame (after what is queued), then read until the client answers our close (or a moment has passed), so frames
+        // it sent meanwhile do not reset the connection before it reads our code. (A
+        // close the client started needs neither: the library answers it.)
+        let _ = tokio::time::timeout(CLOSE_LINGER, writer_done.cancelled()).await;
         let _ = tokio::time::timeout(CLOSE_LINGER, async {
             while let Some(Ok(m)) = stream.next().await {
                 if matches!(m, Message::Close(_)) {

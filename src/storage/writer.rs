@@ -185,8 +185,9 @@ type Chunks = HashMap<(Arc<str>, Arc<str>), (u64, Vec<u8>)>;
 
 /// Writes one batch in one transaction. A document's edit records in the batch are
 /// stored as one value keyed by the first version (a chunk): one B-tree insert per
-/// document per commit instead of one per edit. A snapshot of a document first writes
-/// its pending chunk (so the snapshot's range delete covers it), then starts afresh.
+/// document per commit instead of one per edit. A snapshot of a document makes its
+/// chunk so far redundant (every record in it is at or below the snapshot's version),
+/// so the chunk is dropped and the stored ones are deleted with it.
 fn commit(db: &Database, ops: Vec<WriteOp>) -> Result<(), StorageError> {
     let txn = db.begin_write()?;
     {
@@ -215,9 +216,7 @@ fn commit(db: &Database, ops: Vec<WriteOp>) -> Result<(), StorageError> {
                     version,
                     snapshot,
                 } => {
-                    if let Some((first, bytes)) = chunks.remove(&(room.clone(), doc.clone())) {
-                        edits.insert((&*room, &*doc, first), bytes.as_slice())?;
-                    }
+                    chunks.remove(&(room.clone(), doc.clone()));
                     snaps.insert((&*room, &*doc), snapshot.as_slice())?;
                     edits.retain_in((&*room, &*doc, 0)..=(&*room, &*doc, version), |_, _| false)?;
                 }
