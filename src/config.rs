@@ -36,6 +36,7 @@ pub struct Settings {
     pub socket: SocketSettings,
     pub limits: Limits,
     pub rooms: RoomSettings,
+    pub auth: AuthSettings,
     pub dev: DevSettings,
 }
 
@@ -45,6 +46,7 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub shutdown_grace_secs: u64,
+    pub frontend_url: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +112,54 @@ pub struct RoomSettings {
     pub chat_page_max: usize,
 }
 
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Secret: never printed (see the Debug impl and `to_toml`).
+    pub jwt_keys: Vec<String>,
+    pub issuer: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_days: u64,
+    /// Secret: never printed.
+    pub data_key: String,
+    pub min_password_chars: usize,
+    pub attempts_per_min_ip: u32,
+    pub attempts_per_min_account: u32,
+    pub challenge_ttl_secs: u64,
+    pub max_sessions_per_user: usize,
+    pub totp_issuer: String,
+}
+
+impl AuthSettings {
+    fn redacted(&self) -> Self {
+        let mut r = self.clone();
+        r.jwt_keys = r
+            .jwt_keys
+            .iter()
+            .map(|k| match k.split_once(':') {
+                Some((kid, _)) => format!("{kid}:<redacted>"),
+                None => "<redacted>".into(),
+            })
+            .collect();
+        if !r.data_key.is_empty() {
+            r.data_key = "<redacted>".into();
+        }
+        r
+    }
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.redacted();
+        f.debug_struct("AuthSettings")
+            .field("jwt_keys", &r.jwt_keys)
+            .field("issuer", &r.issuer)
+            .field("access_ttl_secs", &r.access_ttl_secs)
+            .field("data_key", &r.data_key)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DevSettings {
@@ -171,6 +221,12 @@ impl Settings {
             ("limits.edits_per_sec", self.limits.edits_per_sec as usize),
             ("limits.chat_per_sec", self.limits.chat_per_sec as usize),
             ("socket.heartbeat_secs", self.socket.heartbeat_secs as usize),
+            ("auth.access_ttl_secs", self.auth.access_ttl_secs as usize),
+            ("auth.refresh_ttl_days", self.auth.refresh_ttl_days as usize),
+            (
+                "auth.max_sessions_per_user",
+                self.auth.max_sessions_per_user,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -185,9 +241,11 @@ impl Settings {
         self.server.data_dir.join(&self.storage.file)
     }
 
-    /// The effective settings as TOML, for `codeplatform config`.
+    /// The effective settings as TOML, for `codeplatform config`, secrets redacted.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+        let mut shown = self.clone();
+        shown.auth = self.auth.redacted();
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 }
 
@@ -249,7 +307,7 @@ mod tests {
     fn defaults_parse_and_validate() {
         let s = Settings::defaults();
         assert_eq!(s.server.listen.port(), 8080);
-        assert!(s.dev.anonymous);
+        assert!(!s.dev.anonymous, "anonymous sockets are opt-in");
     }
 
     #[test]
@@ -270,6 +328,30 @@ mod tests {
         assert!(err.unwrap_err().to_string().contains("nope"));
         let err = Settings::load(None, [("CODEPLATFORM_BOGUS".into(), "1".into())]);
         assert!(matches!(err, Err(ConfigError::EnvName(_))));
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let s = Settings::load(
+            None,
+            [
+                (
+                    "CODEPLATFORM_AUTH__JWT_KEYS".into(),
+                    r#"["k9:0123456789abcdef0123456789abcdefXYZ"]"#.into(),
+                ),
+                (
+                    "CODEPLATFORM_AUTH__DATA_KEY".into(),
+                    "c2VjcmV0LWRhdGEta2V5".into(),
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.auth.jwt_keys.len(), 1);
+        for shown in [s.to_toml(), format!("{s:?}")] {
+            assert!(!shown.contains("0123456789abcdef"), "{shown}");
+            assert!(!shown.contains("c2VjcmV0LWRhdGEta2V5"), "{shown}");
+            assert!(shown.contains("k9:<redacted>"), "{shown}");
+        }
     }
 
     #[test]

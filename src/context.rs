@@ -25,6 +25,7 @@ pub struct Shared {
 /// Everything the HTTP edge needs.
 pub struct AppContext {
     pub shared: Shared,
+    pub accounts: Arc<crate::accounts::Accounts>,
     pub rooms: RoomRouter,
     pub sessions: ActorRef<SessionsMsg>,
     /// Cancelled when the server begins to shut down (or must, after a fatal failure).

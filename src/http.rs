@@ -1,8 +1,12 @@
 //! The HTTP edge (axum): routes, the access log with request ids, and body limits.
 
+pub mod admin_api;
+pub mod auth_api;
+pub mod caller;
 pub mod error;
 pub mod health;
 pub mod rooms_api;
+pub mod security_headers;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 pub mod ws;
@@ -14,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use tokio::time::Instant;
 
 use crate::context::AppContext;
@@ -22,7 +26,8 @@ use crate::context::AppContext;
 /// Largest accepted REST body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn router(ctx: Arc<AppContext>) -> Router {
+/// The whole router. `tls` turns on HSTS. Fails on a bad CORS origin in settings.
+pub fn router(ctx: Arc<AppContext>, tls: bool) -> Result<Router, String> {
     let router = Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/health", get(health::health))
@@ -31,13 +36,45 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         .route("/api/rooms", post(rooms_api::create))
         .route("/api/rooms/{id}/join", post(rooms_api::join))
         .route("/api/rooms/{id}/users", get(rooms_api::users))
-        .route("/api/rooms/{id}/chat", get(rooms_api::chat));
+        .route("/api/rooms/{id}/chat", get(rooms_api::chat))
+        .route("/api/rooms/{id}/roles", put(rooms_api::set_role))
+        .route("/api/auth/register", post(auth_api::register))
+        .route("/api/auth/login", post(auth_api::login))
+        .route("/api/auth/login/2fa", post(auth_api::login_two_factor))
+        .route("/api/auth/refresh", post(auth_api::refresh))
+        .route("/api/auth/logout", post(auth_api::logout))
+        .route("/api/auth/me", get(auth_api::me))
+        .route("/api/auth/sessions", get(auth_api::sessions))
+        .route("/api/auth/sessions/{id}", delete(auth_api::revoke_session))
+        .route(
+            "/api/auth/sessions/revoke-others",
+            post(auth_api::revoke_others),
+        )
+        .route("/api/auth/2fa/setup", post(auth_api::totp_setup))
+        .route("/api/auth/2fa/confirm", post(auth_api::totp_confirm))
+        .route("/api/auth/2fa/disable", post(auth_api::totp_disable))
+        .route("/api/admin/users", get(admin_api::users))
+        .route("/api/admin/users/{id}/disable", post(admin_api::disable))
+        .route("/api/admin/users/{id}/enable", post(admin_api::enable))
+        .route("/api/admin/users/{id}/role", put(admin_api::set_role))
+        .route("/api/admin/audit", get(admin_api::audit));
     #[cfg(feature = "test-hooks")]
     let router = test_hooks::routes(router);
-    router
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    let cors = security_headers::cors(&ctx.shared.settings.server.frontend_url)?;
+    let router =
+        router
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn_with_state(
+                security_headers::Hsts(tls),
+                security_headers::security_headers,
+            ));
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    Ok(router
         .layer(middleware::from_fn_with_state(ctx.clone(), access_log))
-        .with_state(ctx)
+        .with_state(ctx))
 }
 
 /// One log line per request, with its request id (the client's `x-request-id` if it

@@ -6,11 +6,13 @@
 //! - [`collab`]: the collaborative document core (diamond-types), no actors.
 //! - [`storage`]: redb schema, records, reads and the group-commit writer.
 //! - [`actors`]: the supervision tree: root, rooms, room, sessions, session.
+//! - [`accounts`]: users, sessions, refresh rotation, two-factor, roles, audit log.
 //! - [`auth`]: passwords (argon2id), TOTP, access tokens (JWT with key rotation).
 //! - [`http`]: the axum edge: `/ws`, REST, health, metrics, access log.
 //! - [`server`]: start and ordered shutdown of a whole server.
 //! - [`metrics`], [`context`]: per-server metrics and the context passed down.
 
+pub mod accounts;
 pub mod actors;
 pub mod auth;
 pub mod collab;

@@ -37,8 +37,31 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Print the effective settings as TOML.
+    /// Print the effective settings as TOML (secrets redacted).
     Config,
+    /// Manage accounts directly in the database (with the server stopped).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user; the password is read from standard input (one line), so it
+    /// stays out of the shell history and the process list.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        /// Give the user the global admin role.
+        #[arg(long)]
+        admin: bool,
+        /// Data directory (overrides server.data_dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Settings> {
@@ -62,6 +85,20 @@ fn main() -> anyhow::Result<()> {
         Command::Config => {
             print!("{}", settings.to_toml());
             Ok(())
+        }
+        Command::User {
+            action:
+                UserAction::Create {
+                    email,
+                    username,
+                    admin,
+                    data_dir,
+                },
+        } => {
+            if let Some(d) = data_dir {
+                settings.server.data_dir = d;
+            }
+            create_user(&settings, &email, &username, admin)
         }
         Command::Serve { listen, data_dir } => {
             if let Some(l) = listen {
@@ -89,5 +126,41 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     server.shutdown().await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn create_user(
+    settings: &Settings,
+    email: &str,
+    username: &str,
+    admin: bool,
+) -> anyhow::Result<()> {
+    let mut password = String::new();
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("password for {username} (echoed; or pipe it in): ");
+    }
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    let db = settings.db_path();
+    let store = codeplatform::storage::Store::open(&db, settings.storage.cache_mib << 20)
+        .with_context(|| format!("opening {} (is the server running?)", db.display()))?;
+    let accounts = codeplatform::accounts::store::AccountStore::new(&store);
+    let user = codeplatform::accounts::admin::create_user_offline(
+        &accounts,
+        email,
+        username,
+        password,
+        admin,
+        settings.auth.min_password_chars,
+    )?;
+    println!(
+        "created {} {} ({}), id {}",
+        user.role.as_str(),
+        user.username,
+        user.email,
+        user.id
+    );
     Ok(())
 }

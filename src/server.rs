@@ -40,7 +40,9 @@ impl Server {
             .await
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
-        let app = crate::http::router(tree.ctx.clone());
+        let app = crate::http::router(tree.ctx.clone(), false)
+            .map_err(|e| anyhow::anyhow!(e))?
+            .into_make_service_with_connect_info::<SocketAddr>();
         // Edits are small frames: without TCP_NODELAY, Nagle holds a push to a peer
         // that only reads until its delayed ACK (40 ms on Linux).
         let listener = listener.tap_io(|tcp| {

@@ -59,6 +59,13 @@ pub enum RoomMsg {
         requested: Option<Role>,
         reply: ractor::RpcReplyPort<Result<Role, ErrorCode>>,
     },
+    /// REST: `by` (a user id) sets `user`'s role in the room.
+    SetRole {
+        by: String,
+        user: String,
+        role: Role,
+        reply: ractor::RpcReplyPort<Result<(), ErrorCode>>,
+    },
     /// The room's settings, roles and present members; `None` if it does not exist.
     Info(ractor::RpcReplyPort<Option<RoomInfo>>),
     /// Test hook: panic inside the handler.
@@ -276,6 +283,12 @@ impl Actor for Room {
                 requested,
                 reply,
             } => state.grant(user, requested, reply),
+            RoomMsg::SetRole {
+                by,
+                user,
+                role,
+                reply,
+            } => state.set_role_by(&by, user, role, reply),
             RoomMsg::Info(reply) => state.info(reply),
             #[cfg(feature = "test-hooks")]
             RoomMsg::Panic => panic!("test hook: room {} told to panic", state.id),
@@ -304,7 +317,15 @@ impl RoomState {
             );
         }
         let granted = meta.role_of(&member.user).unwrap_or(meta.default_role);
-        let role = requested.map_or(granted, |r| r.min(granted));
+        if !granted.can_join() {
+            return refuse_join(
+                self,
+                ticket,
+                ErrorCode::Forbidden,
+                "you have no role in this room; ask its owner",
+            );
+        }
+        let role = requested.map_or(granted, |r| r.min(granted).max(Role::Viewer));
         let limits = &self.shared.settings.limits;
         let full = self
             .members

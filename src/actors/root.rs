@@ -116,6 +116,8 @@ pub async fn start(
         root.get_cell(),
     )
     .await?;
+    let accounts = Arc::new(crate::accounts::Accounts::new(settings.clone(), &store)?);
+    spawn_throttle_sweep(accounts.clone(), shutdown.clone());
     let shared = Shared {
         settings,
         store,
@@ -127,6 +129,7 @@ pub async fn start(
     Ok(Tree {
         ctx: Arc::new(AppContext {
             shared,
+            accounts,
             rooms,
             sessions,
             shutdown,
@@ -135,4 +138,17 @@ pub async fn start(
         root,
         fatal,
     })
+}
+
+/// Forgets idle rate-limit keys every minute until shutdown.
+fn spawn_throttle_sweep(accounts: Arc<crate::accounts::Accounts>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = every.tick() => accounts.throttle.sweep(),
+                _ = stop.cancelled() => break,
+            }
+        }
+    });
 }

@@ -32,6 +32,8 @@ pub enum SessionMsg {
     RoomGone { room: Arc<str> },
     /// Internal: close the socket if `hello` has not arrived.
     HelloDeadline,
+    /// Internal: the access token may have expired (Unix seconds it was due).
+    TokenDeadline(u64),
 }
 
 pub struct Session;
@@ -45,6 +47,10 @@ pub struct SessionArgs {
 struct Identity {
     user: Arc<str>,
     name: Arc<str>,
+    /// The login session, for accounts (none in anonymous development mode).
+    sid: Option<Arc<str>>,
+    /// Expiry of the current access token, Unix seconds.
+    token_expires: Option<u64>,
 }
 
 pub struct SessionState {
@@ -89,6 +95,9 @@ impl Actor for Session {
         _myself: ActorRef<SessionMsg>,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        if let Some(sid) = state.who.as_ref().and_then(|w| w.sid.as_ref()) {
+            state.ctx.accounts.live.detach(sid, &state.id);
+        }
         for room in state.rooms.drain() {
             if let Some(r) = state.ctx.rooms.lookup(&room) {
                 let _ = r.cast(RoomMsg::Leave {
@@ -125,9 +134,31 @@ impl Actor for Session {
                         .close(CloseCode::HelloTimeout.code(), "no hello in time");
                 }
             }
+            SessionMsg::TokenDeadline(due) => {
+                let current = state.who.as_ref().and_then(|w| w.token_expires);
+                // A refreshed token moved the expiry on; only the current one counts.
+                if current == Some(due) && unix_now() >= due {
+                    state.out.close(
+                        CloseCode::TokenExpired.code(),
+                        "access token expired; send auth before it does",
+                    );
+                }
+            }
         }
         Ok(())
     }
+}
+
+fn unix_now() -> u64 {
+    crate::accounts::now_ms() / 1000
+}
+
+/// Wakes the session when the token of expiry `due` (Unix seconds) runs out.
+fn schedule_token_deadline(myself: &ActorRef<SessionMsg>, due: u64) {
+    let wait = due.saturating_sub(unix_now());
+    myself.send_after(Duration::from_secs(wait), move || {
+        SessionMsg::TokenDeadline(due)
+    });
 }
 
 impl SessionState {
@@ -138,7 +169,7 @@ impl SessionState {
         let limits = &self.ctx.shared.settings.limits;
         if let ClientMsg::Hello { v, name, token } = msg {
             return match self.who {
-                None => self.hello(v, name, token, ticket),
+                None => self.hello(myself, v, name, token, ticket).await,
                 Some(_) => ticket.error(ErrorCode::HelloRequired, "hello was already received"),
             };
         }
@@ -148,6 +179,7 @@ impl SessionState {
         let user = who.user.clone();
         match msg {
             ClientMsg::Ping { .. } => ticket.ok(OkBody::Empty {}),
+            ClientMsg::Auth { token, .. } => self.reauth(myself, token, ticket).await,
             ClientMsg::CreateRoom {
                 name: room_name,
                 default_role,
@@ -157,7 +189,7 @@ impl SessionState {
                 if let Err(e) = check_name(&room_name, limits.max_name_chars) {
                     return ticket.error(ErrorCode::BadField, e);
                 }
-                let default_role = default_role.unwrap_or(Role::Editor);
+                let default_role = default_role.unwrap_or(Role::None);
                 if default_role == Role::Owner {
                     return ticket.error(ErrorCode::BadField, "default_role cannot be owner");
                 }
@@ -212,8 +244,15 @@ impl SessionState {
         }
     }
 
-    fn hello(&mut self, v: u32, name: String, token: Option<String>, ticket: Ticket) {
-        let settings = &self.ctx.shared.settings;
+    async fn hello(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        v: u32,
+        name: Option<String>,
+        token: Option<String>,
+        ticket: Ticket,
+    ) {
+        let settings = self.ctx.shared.settings.clone();
         if v != PROTOCOL_VERSION {
             ticket.error(
                 ErrorCode::UnsupportedVersion,
@@ -224,24 +263,69 @@ impl SessionState {
                 "unsupported protocol version",
             );
         }
-        if let Err(e) = check_name(&name, settings.limits.max_name_chars) {
-            return ticket.error(ErrorCode::BadField, e);
+        let who = match token {
+            Some(token) => match self.ctx.accounts.authenticate(&token).await {
+                Ok(caller) => Identity {
+                    user: caller.user.into(),
+                    name: caller.username.into(),
+                    sid: Some(caller.sid.into()),
+                    token_expires: Some(caller.exp),
+                },
+                Err(e) => {
+                    ticket.error(e.code(), e.to_string());
+                    return self
+                        .out
+                        .close(CloseCode::HelloRefused.code(), "unauthorized");
+                }
+            },
+            None if settings.dev.anonymous => {
+                let name = name.unwrap_or_default();
+                if let Err(e) = check_name(&name, settings.limits.max_name_chars) {
+                    return ticket.error(ErrorCode::BadField, e);
+                }
+                Identity {
+                    user: format!("anon:{name}").into(),
+                    name: name.into(),
+                    sid: None,
+                    token_expires: None,
+                }
+            }
+            None => {
+                ticket.error(ErrorCode::Unauthorized, "an access token is required");
+                return self
+                    .out
+                    .close(CloseCode::HelloRefused.code(), "unauthorized");
+            }
+        };
+        if let Some(sid) = &who.sid {
+            let accounts = &self.ctx.accounts;
+            accounts
+                .live
+                .attach(sid.clone(), self.id.clone(), self.out.clone());
+            // A revocation between the check above and the attach would have missed
+            // this socket: look again now that revocations reach it.
+            if !accounts.session_live(sid).await {
+                accounts.live.detach(sid, &self.id);
+                ticket.error(ErrorCode::Unauthorized, "the session has ended");
+                return self
+                    .out
+                    .close(CloseCode::HelloRefused.code(), "unauthorized");
+            }
         }
-        if token.is_none() && !settings.dev.anonymous {
-            ticket.error(ErrorCode::Unauthorized, "a token is required");
-            return self
-                .out
-                .close(CloseCode::HelloRefused.code(), "unauthorized");
+        if let Some(due) = who.token_expires {
+            schedule_token_deadline(myself, due);
         }
-        // Until accounts exist, a person is known by their display name.
-        self.who = Some(Identity {
-            user: format!("anon:{name}").into(),
-            name: name.into(),
-        });
+        let welcome_user = who.user.to_string();
+        let welcome_name = who.name.to_string();
+        let token_expires = who.token_expires;
+        self.who = Some(who);
         let (s, l) = (&settings.socket, &settings.limits);
         ticket.silent();
         self.out.reply_msg(&ServerMsg::Welcome {
             session: self.id.to_string(),
+            user: welcome_user,
+            name: welcome_name,
+            token_expires,
             v: PROTOCOL_VERSION,
             heartbeat_secs: s.heartbeat_secs,
             limits: WireLimits {
@@ -261,6 +345,34 @@ impl SessionState {
                 max_in_flight: s.max_in_flight,
                 history_window: settings.rooms.history_window,
             },
+        });
+    }
+
+    /// `auth`: a fresh access token for the same person.
+    async fn reauth(&mut self, myself: &ActorRef<SessionMsg>, token: String, ticket: Ticket) {
+        let caller = match self.ctx.accounts.authenticate(&token).await {
+            Ok(c) => c,
+            Err(e) => return ticket.error(e.code(), e.to_string()),
+        };
+        let Some(who) = self.who.as_mut() else {
+            return ticket.error(ErrorCode::HelloRequired, "send hello first");
+        };
+        if who.sid.is_none() || *who.user != *caller.user {
+            return ticket.error(ErrorCode::Forbidden, "the token is for someone else");
+        }
+        let sid: Arc<str> = caller.sid.into();
+        if who.sid.as_deref() != Some(&*sid) {
+            let live = &self.ctx.accounts.live;
+            if let Some(old) = who.sid.take() {
+                live.detach(&old, &self.id);
+            }
+            live.attach(sid.clone(), self.id.clone(), self.out.clone());
+            who.sid = Some(sid);
+        }
+        who.token_expires = Some(caller.exp);
+        schedule_token_deadline(myself, caller.exp);
+        ticket.ok(OkBody::Authed {
+            token_expires: caller.exp,
         });
     }
 
@@ -306,7 +418,18 @@ impl SessionState {
             ClientMsg::Members { room, .. } => (room, RoomRequest::Members),
             ClientMsg::SetRole {
                 room, user, role, ..
-            } => (room, RoomRequest::SetRole { user, role }),
+            } => {
+                // Accounts are named by id or username; anonymous people by `anon:name`.
+                let user = if user.starts_with("anon:") {
+                    user
+                } else {
+                    match self.ctx.accounts.resolve_user(&user).await {
+                        Ok(id) => id,
+                        Err(_) => return ticket.error(ErrorCode::NotFound, "no such user"),
+                    }
+                };
+                (room, RoomRequest::SetRole { user, role })
+            }
             ClientMsg::Open {
                 room, doc, version, ..
             } => (room, RoomRequest::Open { doc, version }),

@@ -19,16 +19,23 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnsupportedVersion
         | ErrorCode::OutOfRange
         | ErrorCode::BadVersion => StatusCode::BAD_REQUEST,
-        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized | ErrorCode::TokenExpired | ErrorCode::TwoFactorRequired => {
+            StatusCode::UNAUTHORIZED
+        }
         ErrorCode::Forbidden | ErrorCode::NotJoined => StatusCode::FORBIDDEN,
-        ErrorCode::RoomNotFound | ErrorCode::DocNotOpen => StatusCode::NOT_FOUND,
+        ErrorCode::RoomNotFound | ErrorCode::DocNotOpen | ErrorCode::NotFound => {
+            StatusCode::NOT_FOUND
+        }
         ErrorCode::VersionTooOld => StatusCode::GONE,
         ErrorCode::TooLarge | ErrorCode::ChatTooLong => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::RoomFull | ErrorCode::TooManyRooms | ErrorCode::TooManyDocs => {
-            StatusCode::CONFLICT
-        }
+        ErrorCode::RoomFull
+        | ErrorCode::TooManyRooms
+        | ErrorCode::TooManyDocs
+        | ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::Unavailable | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable | ErrorCode::ShuttingDown | ErrorCode::NotConfigured => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -39,6 +46,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub field: Option<&'static str>,
+    /// For 429: how long to wait, sent as `Retry-After` (whole seconds, rounded up).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -47,6 +56,14 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        ApiError {
+            retry_after: Some(wait),
+            ..ApiError::new(ErrorCode::RateLimited, "too many requests; slow down")
         }
     }
 
@@ -55,6 +72,7 @@ impl ApiError {
             code: ErrorCode::BadField,
             message: message.into(),
             field: Some(field),
+            retry_after: None,
         }
     }
 }
@@ -81,7 +99,19 @@ impl IntoResponse for ApiError {
                 field: self.field,
             },
         };
-        (status_of(self.code), Json(body)).into_response()
+        let mut resp = (status_of(self.code), Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        if self.code == ErrorCode::Unauthorized || self.code == ErrorCode::TokenExpired {
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        resp
     }
 }
 
@@ -89,5 +119,27 @@ impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
         tracing::error!(error = %e, "storage error in a request");
         ApiError::new(ErrorCode::Internal, "storage error")
+    }
+}
+
+impl From<crate::accounts::AccountsError> for ApiError {
+    fn from(e: crate::accounts::AccountsError) -> Self {
+        use crate::accounts::AccountsError as E;
+        match e {
+            E::Invalid { field, message } => ApiError::field(field, message),
+            E::Taken(field) => ApiError {
+                field: Some(field),
+                ..ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("that {field} is already taken"),
+                )
+            },
+            E::RateLimited(wait) => ApiError::rate_limited(wait),
+            E::Storage(_) | E::Internal(_) => {
+                tracing::error!(error = %e, "accounts error in a request");
+                ApiError::new(ErrorCode::Internal, "internal error")
+            }
+            other => ApiError::new(other.code(), other.to_string()),
+        }
     }
 }

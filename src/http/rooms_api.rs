@@ -1,5 +1,6 @@
-//! The rooms over REST, as the product brief lists them. Until accounts exist the
-//! caller names themself with `user` (as on the socket, a display name).
+//! The rooms over REST, as the product brief lists them. Every call needs an access
+//! token, and the caller's role in the room is checked as on the socket: viewers
+//! read, editors edit, owners grant roles; people without a role see nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::caller::Authed;
 use super::error::ApiError;
 use crate::actors::room::{RoomInfo, RoomMsg};
 use crate::context::AppContext;
@@ -23,7 +25,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoom {
-    user: String,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -33,9 +34,16 @@ pub struct CreateRoom {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRoom {
-    user: String,
     #[serde(default)]
     role: Option<Role>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRole {
+    /// A user id or username.
+    user: String,
+    role: Role,
 }
 
 #[derive(Deserialize)]
@@ -67,10 +75,25 @@ pub fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     }
 }
 
-fn check_user(ctx: &AppContext, user: &str) -> Result<String, ApiError> {
-    check_name(user, ctx.shared.settings.limits.max_name_chars)
-        .map_err(|e| ApiError::field("user", e))?;
-    Ok(format!("anon:{user}"))
+/// The caller's role in a room (its default role if none was granted); refuses
+/// callers who may not see it, with the same answer as a missing room.
+fn require_role(info: &RoomInfo, user: &str, at_least: Role) -> Result<Role, ApiError> {
+    let role = info
+        .roles
+        .iter()
+        .find(|(u, _)| u == user)
+        .map(|(_, r)| *r)
+        .unwrap_or(info.default_role);
+    if !role.can_join() {
+        return Err(ApiError::new(ErrorCode::RoomNotFound, "no such room"));
+    }
+    if role < at_least {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("needs the {} role", at_least.as_str()),
+        ));
+    }
+    Ok(role)
 }
 
 fn check_room(id: &str) -> Result<Arc<str>, ApiError> {
@@ -99,17 +122,19 @@ async fn info(ctx: &AppContext, room: &Arc<str>) -> Result<RoomInfo, ApiError> {
     }
 }
 
-/// `POST /api/rooms` `{user, name?, default_role?}` → 201 `{id, name, default_role}`.
+/// `POST /api/rooms` `{name?, default_role?}` → 201 `{id, name, default_role}`; the
+/// caller owns the room.
 pub async fn create(
     State(ctx): State<Arc<AppContext>>,
+    Authed(caller): Authed,
     req: Result<Json<CreateRoom>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let req = body(req)?;
-    let user = check_user(&ctx, &req.user)?;
+    let user = caller.user;
     let name = req.name.unwrap_or_else(|| "untitled".into());
     check_name(&name, ctx.shared.settings.limits.max_name_chars)
         .map_err(|e| ApiError::field("name", e))?;
-    let default_role = req.default_role.unwrap_or(Role::Editor);
+    let default_role = req.default_role.unwrap_or(Role::None);
     if default_role == Role::Owner {
         return Err(ApiError::field("default_role", "cannot be owner"));
     }
@@ -132,14 +157,16 @@ pub async fn create(
     ))
 }
 
-/// `POST /api/rooms/{id}/join` `{user, role?}` → `{room, role}`.
+/// `POST /api/rooms/{id}/join` `{role?}` → `{room, role}`; 403 without a role in a
+/// private room.
 pub async fn join(
     State(ctx): State<Arc<AppContext>>,
+    Authed(caller): Authed,
     Path(id): Path<String>,
     req: Result<Json<JoinRoom>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let req = body(req)?;
-    let user = check_user(&ctx, &req.user)?;
+    let user = caller.user;
     let room = check_room(&id)?;
     let actor = ctx
         .rooms
@@ -171,10 +198,12 @@ pub async fn join(
 /// `GET /api/rooms/{id}/users` → `{room, members: [...present], roles: [...granted]}`.
 pub async fn users(
     State(ctx): State<Arc<AppContext>>,
+    Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let room = check_room(&id)?;
     let info = info(&ctx, &room).await?;
+    require_role(&info, &caller.user, Role::Viewer)?;
     let roles: Vec<Value> = info
         .roles
         .iter()
@@ -188,14 +217,14 @@ pub async fn users(
 /// `GET /api/rooms/{id}/chat?before=&limit=` → `{messages (newest first), more}`.
 pub async fn chat(
     State(ctx): State<Arc<AppContext>>,
+    Authed(caller): Authed,
     Path(id): Path<String>,
     q: Result<Query<ChatQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::BadField, e.body_text()))?;
     let room = check_room(&id)?;
-    if ctx.shared.store.room(room.to_string()).await?.is_none() {
-        return Err(ApiError::new(ErrorCode::RoomNotFound, "no such room"));
-    }
+    let info = info(&ctx, &room).await?;
+    require_role(&info, &caller.user, Role::Viewer)?;
     let max = ctx.shared.settings.rooms.chat_page_max;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > max {
@@ -207,4 +236,47 @@ pub async fn chat(
         .chat_page(room.to_string(), q.before, limit)
         .await?;
     Ok(Json(json!({"messages": messages, "more": more})))
+}
+
+/// `PUT /api/rooms/{id}/roles` `{user (id or username), role}` → 204; owners only.
+/// `role: "none"` takes the role away (and removes them from the room).
+pub async fn set_role(
+    State(ctx): State<Arc<AppContext>>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    req: Result<Json<GrantRole>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let req = body(req)?;
+    let room = check_room(&id)?;
+    let info = info(&ctx, &room).await?;
+    require_role(&info, &caller.user, Role::Owner)?;
+    let user = ctx
+        .accounts
+        .resolve_user(&req.user)
+        .await
+        .map_err(|_| ApiError::field("user", "no such user"))?;
+    let actor = ctx
+        .rooms
+        .resolve(&room, None)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
+    let call = actor
+        .call(
+            |reply| RoomMsg::SetRole {
+                by: caller.user.clone(),
+                user,
+                role: req.role,
+                reply,
+            },
+            Some(CALL_TIMEOUT),
+        )
+        .await;
+    match call {
+        Ok(ractor::rpc::CallResult::Success(Ok(()))) => Ok(StatusCode::NO_CONTENT),
+        Ok(ractor::rpc::CallResult::Success(Err(code))) => Err(ApiError::new(code, "refused")),
+        _ => Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "room did not answer; retry",
+        )),
+    }
 }

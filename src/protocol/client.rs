@@ -4,25 +4,53 @@ use serde::{Deserialize, Serialize};
 
 use super::{RequestId, Version};
 
-/// A member's role in a room, from most to least privileged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A person's role in a room. Ordered by privilege: none < viewer < editor < owner.
+/// `none` as a room's `default_role` makes it private (only people granted a role
+/// may join); granting `none` takes a role away. (Declared in storage order, which
+/// must not change; ordered by [`Role::rank`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
     Editor,
     Owner,
+    None,
 }
 
 impl Role {
+    fn rank(self) -> u8 {
+        match self {
+            Role::None => 0,
+            Role::Viewer => 1,
+            Role::Editor => 2,
+            Role::Owner => 3,
+        }
+    }
     pub fn can_edit(self) -> bool {
         self >= Role::Editor
+    }
+    pub fn can_join(self) -> bool {
+        self >= Role::Viewer
     }
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
             Role::Editor => "editor",
             Role::Owner => "owner",
+            Role::None => "none",
         }
+    }
+}
+
+impl PartialOrd for Role {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Role {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
     }
 }
 
@@ -42,19 +70,29 @@ pub struct EditOp {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
-    /// First frame on a socket.
+    /// First frame on a socket. `token` is an access token; without one the socket
+    /// is refused unless the server runs with `dev.anonymous`, where `name` names
+    /// the person.
     Hello {
         v: u32,
-        name: String,
+        #[serde(default)]
+        name: Option<String>,
         #[serde(default)]
         token: Option<String>,
+    },
+    /// A fresh access token for the same person, replacing the socket's current one
+    /// before it expires (no reconnect needed).
+    Auth {
+        id: Option<RequestId>,
+        token: String,
     },
     /// Create a room; the creator becomes its owner and joins it.
     CreateRoom {
         id: Option<RequestId>,
         #[serde(default)]
         name: Option<String>,
-        /// Role given to people who join without one assigned (default `editor`).
+        /// Role given to people who join without one assigned (default `none`: only
+        /// people the owner grants a role may join).
         #[serde(default)]
         default_role: Option<Role>,
     },
@@ -146,6 +184,7 @@ impl ClientMsg {
         "chat",
         "chat_history",
         "ping",
+        "auth",
     ];
 
     /// The request id, if the frame carries one.
@@ -163,7 +202,8 @@ impl ClientMsg {
             | ClientMsg::Cursor { id, .. }
             | ClientMsg::Chat { id, .. }
             | ClientMsg::ChatHistory { id, .. }
-            | ClientMsg::Ping { id } => *id,
+            | ClientMsg::Ping { id }
+            | ClientMsg::Auth { id, .. } => *id,
         }
     }
 
@@ -183,6 +223,7 @@ impl ClientMsg {
             ClientMsg::Chat { .. } => "chat",
             ClientMsg::ChatHistory { .. } => "chat_history",
             ClientMsg::Ping { .. } => "ping",
+            ClientMsg::Auth { .. } => "auth",
         }
     }
 }

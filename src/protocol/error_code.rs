@@ -52,6 +52,16 @@ pub enum ErrorCode {
     ShuttingDown,
     /// A bug on the server's side; the request had no effect.
     Internal,
+    /// The access token has expired; refresh it (`auth` frame or `/api/auth/refresh`).
+    TokenExpired,
+    /// Login needs the second factor: answer the challenge with a code.
+    TwoFactorRequired,
+    /// The name or email is already taken.
+    Conflict,
+    /// No such user, session or resource.
+    NotFound,
+    /// The feature is not configured on this server (e.g. a sign-in provider).
+    NotConfigured,
 }
 
 impl ErrorCode {
@@ -80,6 +90,11 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::ShuttingDown,
         ErrorCode::Internal,
+        ErrorCode::TokenExpired,
+        ErrorCode::TwoFactorRequired,
+        ErrorCode::Conflict,
+        ErrorCode::NotFound,
+        ErrorCode::NotConfigured,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +122,11 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TwoFactorRequired => "two_factor_required",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::NotConfigured => "not_configured",
         }
     }
 
@@ -119,6 +139,8 @@ impl ErrorCode {
                 | ErrorCode::ShuttingDown
                 | ErrorCode::Internal
                 | ErrorCode::VersionTooOld
+                | ErrorCode::TokenExpired
+                | ErrorCode::NotConfigured
         )
     }
 }
@@ -142,6 +164,10 @@ pub enum CloseCode {
     HelloRefused,
     /// 4002: no frame or pong within three heartbeat intervals.
     HeartbeatTimeout,
+    /// 4003: the access token expired and was not refreshed in place.
+    TokenExpired,
+    /// 4004: the login session was revoked (logout, revocation, disabled account).
+    Revoked,
 }
 
 impl CloseCode {
@@ -154,6 +180,8 @@ impl CloseCode {
         CloseCode::HelloTimeout,
         CloseCode::HelloRefused,
         CloseCode::HeartbeatTimeout,
+        CloseCode::TokenExpired,
+        CloseCode::Revoked,
     ];
 
     pub fn code(self) -> u16 {
@@ -166,6 +194,8 @@ impl CloseCode {
             CloseCode::HelloTimeout => 4000,
             CloseCode::HelloRefused => 4001,
             CloseCode::HeartbeatTimeout => 4002,
+            CloseCode::TokenExpired => 4003,
+            CloseCode::Revoked => 4004,
         }
     }
 }

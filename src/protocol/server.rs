@@ -91,6 +91,8 @@ pub enum OkBody {
         #[serde(skip_serializing_if = "Option::is_none")]
         ops: Option<Vec<EditOp>>,
     },
+    /// `auth`: the new token's expiry (Unix seconds).
+    Authed { token_expires: u64 },
     /// `chat`: the stored message's sequence number.
     Chatted { seq: u64 },
     /// `chat_history`: newest first; `more` when older messages exist.
@@ -119,6 +121,13 @@ pub struct EditPush<'a> {
 pub enum ServerMsg {
     Welcome {
         session: String,
+        /// The person's user id (`anon:<name>` in anonymous development mode).
+        user: String,
+        /// Their username (or the anonymous display name).
+        name: String,
+        /// When the access token expires (Unix seconds); refresh it with `auth` before.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token_expires: Option<u64>,
         v: u32,
         heartbeat_secs: u64,
         limits: WireLimits,

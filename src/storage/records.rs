@@ -22,7 +22,12 @@ impl RoomMeta {
         self.roles.iter().find(|(u, _)| u == user).map(|(_, r)| *r)
     }
 
+    /// Grants `role` (`none` removes the entry).
     pub fn set_role(&mut self, user: &str, role: Role) {
+        if role == Role::None {
+            self.roles.retain(|(u, _)| u != user);
+            return;
+        }
         match self.roles.iter_mut().find(|(u, _)| u == user) {
             Some(entry) => entry.1 = role,
             None => self.roles.push((user.to_owned(), role)),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,6 +22,9 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// given as `CODEPLATFORM_*`-style pairs.
 pub fn settings(data_dir: &std::path::Path, overrides: &[(&str, &str)]) -> Settings {
     let mut env: Vec<(String, String)> = vec![
+        // The protocol and collaboration tests use the anonymous development mode;
+        // the accounts tests (TestServer::start_accounts) turn it off.
+        ("CODEPLATFORM_DEV__ANONYMOUS".into(), "true".into()),
         ("CODEPLATFORM_SERVER__LISTEN".into(), "127.0.0.1:0".into()),
         (
             "CODEPLATFORM_SERVER__DATA_DIR".into(),
@@ -49,6 +54,13 @@ impl TestServer {
             server: Some(server),
             dir,
         }
+    }
+
+    /// A server as deployed: tokens required (anonymous mode off).
+    pub async fn start_accounts(overrides: &[(&str, &str)]) -> Self {
+        let mut all = vec![("DEV__ANONYMOUS", "false")];
+        all.extend_from_slice(overrides);
+        Self::start(&all).await
     }
 
     /// Starts another server on the same data dir after this one stopped.
@@ -124,12 +136,17 @@ impl Client {
     }
 
     pub async fn connect(url: &str, name: &str) -> Client {
+        Self::connect_hello(url, json!({"type": "hello", "v": 1, "name": name})).await
+    }
+
+    /// A client that says hello with an access token.
+    pub async fn connect_token(url: &str, token: &str) -> Client {
+        Self::connect_hello(url, json!({"type": "hello", "v": 1, "token": token})).await
+    }
+
+    async fn connect_hello(url: &str, hello: Value) -> Client {
         let mut ws = Self::connect_raw(url).await;
-        ws.send(Message::text(
-            json!({"type": "hello", "v": 1, "name": name}).to_string(),
-        ))
-        .await
-        .unwrap();
+        ws.send(Message::text(hello.to_string())).await.unwrap();
         let mut c = Client {
             ws,
             session: String::new(),
@@ -231,7 +248,7 @@ impl Client {
 
     pub async fn create_room(&mut self) -> String {
         let r = self
-            .ok(json!({"type": "create_room", "name": "test"}))
+            .ok(json!({"type": "create_room", "name": "test", "default_role": "editor"}))
             .await;
         r["room"].as_str().unwrap().to_owned()
     }

@@ -8,29 +8,91 @@ use crate::storage::{WriteOp, records};
 
 impl RoomState {
     pub(super) fn set_role(&mut self, role: Role, user: String, new: Role, ticket: Ticket) {
+        match self.apply_role(role, &user, new) {
+            Err((code, message)) => ticket.error(code, message),
+            Ok(writes) => self.after_commit(writes, ticket, |t| t.ok(OkBody::Empty {})),
+        }
+    }
+
+    /// REST: `by` (a user id) sets `user`'s role; only owners may.
+    pub(super) fn set_role_by(
+        &mut self,
+        by: &str,
+        user: String,
+        new: Role,
+        reply: ractor::RpcReplyPort<Result<(), ErrorCode>>,
+    ) {
+        let role = self
+            .meta
+            .as_ref()
+            .and_then(|m| m.role_of(by))
+            .unwrap_or(Role::None);
+        match self.apply_role(role, &user, new) {
+            Err((code, _)) => {
+                let _ = reply.send(Err(code));
+            }
+            Ok(writes) => self.after_commit_then(writes, move |r| {
+                let _ = reply.send(r.map_err(|_| ErrorCode::Internal));
+            }),
+        }
+    }
+
+    /// Checks and applies a role change in memory; the writes that make it durable.
+    fn apply_role(
+        &mut self,
+        role: Role,
+        user: &str,
+        new: Role,
+    ) -> Result<Vec<WriteOp>, (ErrorCode, &'static str)> {
         if role != Role::Owner {
-            return ticket.error(ErrorCode::Forbidden, "only an owner can set roles");
+            return Err((ErrorCode::Forbidden, "only an owner can set roles"));
         }
         let Some(meta) = self.meta.as_mut() else {
-            return ticket.error(ErrorCode::RoomNotFound, "no such room");
+            return Err((ErrorCode::RoomNotFound, "no such room"));
         };
         let owners = meta.roles.iter().filter(|(_, r)| *r == Role::Owner).count();
-        if new != Role::Owner && owners == 1 && meta.role_of(&user) == Some(Role::Owner) {
-            return ticket.error(ErrorCode::Forbidden, "a room keeps at least one owner");
+        if new != Role::Owner && owners == 1 && meta.role_of(user) == Some(Role::Owner) {
+            return Err((ErrorCode::Forbidden, "a room keeps at least one owner"));
         }
-        meta.set_role(&user, new);
+        meta.set_role(user, new);
         let bytes = records::encode(meta);
-        // Members present as that user take the new role at once.
-        self.members.with(|m| {
+        // Members present as that user take the new role at once; with `none` they
+        // are removed from the room (and told so).
+        let removed = self.members.with(|m| {
             m.values_mut()
-                .filter(|m| &*m.handle.user == user.as_str())
+                .filter(|m| &*m.handle.user == user)
                 .for_each(|m| m.role = new);
+            let gone: Vec<_> = m
+                .iter()
+                .filter(|(_, m)| m.role == Role::None)
+                .map(|(k, _)| k.clone())
+                .collect();
+            gone.into_iter()
+                .filter_map(|k| m.remove(&k))
+                .collect::<Vec<_>>()
         });
-        let write = WriteOp::PutRoom {
+        for member in removed {
+            let session = member.handle.session.clone();
+            member
+                .handle
+                .outbound
+                .reply_msg(&crate::protocol::ServerMsg::Left {
+                    room: self.id.to_string(),
+                    session: session.to_string(),
+                });
+            let _ = member
+                .handle
+                .session_ref
+                .cast(crate::actors::session::SessionMsg::RoomGone {
+                    room: self.id.clone(),
+                });
+            self.broadcast_left(&session);
+            self.presence.forget(&session);
+        }
+        Ok(vec![WriteOp::PutRoom {
             room: self.id.clone(),
             meta: bytes,
-        };
-        self.after_commit(vec![write], ticket, |ticket| ticket.ok(OkBody::Empty {}));
+        }])
     }
 
     /// REST join: the role `user` holds (granting the default role on first join).
@@ -56,7 +118,11 @@ impl RoomState {
                 (r, vec![write])
             }
         };
-        let role = requested.map_or(granted, |r| r.min(granted));
+        if !granted.can_join() {
+            let _ = reply.send(Err(ErrorCode::Forbidden));
+            return;
+        }
+        let role = requested.map_or(granted, |r| r.min(granted).max(Role::Viewer));
         self.after_commit_then(writes, move |r| {
             let _ = reply.send(r.map(|()| role).map_err(|_| ErrorCode::Internal));
         });
