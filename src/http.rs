@@ -1,10 +1,12 @@
-//! The HTTP edge (axum): routes, the access log with request ids, and body limits.
+//! The HTTP edge (axum): routes, the access log with request ids, body limits, and
+//! optional TLS termination ([`tls`]).
 
 pub mod error;
 pub mod health;
 pub mod rooms_api;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
+pub mod tls;
 pub mod ws;
 
 use std::sync::Arc;
