@@ -47,6 +47,17 @@ pub struct ServerSettings {
     pub data_dir: PathBuf,
     pub shutdown_grace_secs: u64,
     pub frontend_url: Vec<String>,
+    /// PEM certificate chain; with `tls_key`, the server speaks only TLS.
+    pub tls_cert: PathBuf,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: PathBuf,
+}
+
+impl ServerSettings {
+    /// Whether TLS is configured (both files set; validation refuses only one).
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.as_os_str().is_empty() && !self.tls_key.as_os_str().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +243,19 @@ impl Settings {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be > 0")));
             }
+        }
+        let cert = !self.server.tls_cert.as_os_str().is_empty();
+        let key = !self.server.tls_key.as_os_str().is_empty();
+        if cert != key {
+            let (set, unset) = if cert {
+                ("server.tls_cert", "server.tls_key")
+            } else {
+                ("server.tls_key", "server.tls_cert")
+            };
+            return Err(ConfigError::Invalid(format!(
+                "{set} is set but {unset} is empty: TLS needs both (PEM file paths), \
+                 plain HTTP needs neither"
+            )));
         }
         Ok(())
     }

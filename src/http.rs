@@ -1,4 +1,5 @@
-//! The HTTP edge (axum): routes, the access log with request ids, and body limits.
+//! The HTTP edge (axum): routes, the access log with request ids, body limits, and
+//! optional TLS termination ([`tls`]).
 
 pub mod admin_api;
 pub mod auth_api;
@@ -9,6 +10,7 @@ pub mod rooms_api;
 pub mod security_headers;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
+pub mod tls;
 pub mod ws;
 
 use std::sync::Arc;

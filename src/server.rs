@@ -31,6 +31,8 @@ impl Server {
     /// Opens storage, builds the tree and starts listening (`listen` port 0 picks one).
     pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         let settings = Arc::new(settings);
+        // Before anything starts: a bad certificate or key fails fast.
+        let tls = crate::http::tls::server_config(&settings.server)?;
         let db_path = settings.db_path();
         let store = Store::open(&db_path, settings.storage.cache_mib << 20)
             .with_context(|| format!("opening the database {}", db_path.display()))?;
@@ -40,23 +42,36 @@ impl Server {
             .await
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
-        let app = crate::http::router(tree.ctx.clone(), false)
-            .map_err(|e| anyhow::anyhow!(e))?
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Edits are small frames: without TCP_NODELAY, Nagle holds a push to a peer
-        // that only reads until its delayed ACK (40 ms on Linux).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "setting TCP_NODELAY failed");
-            }
-        });
+        let app = crate::http::router(tree.ctx.clone(), settings.server.tls())
+            .map_err(|e| anyhow::anyhow!(e))?;
         let stop = tree.ctx.shutdown.clone();
-        let http = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-        });
-        tracing::info!(%addr, data = %db_path.display(), "codeplatform listening");
+        let stopped = async move { stop.cancelled().await };
+        let tls_on = tls.is_some();
+        let http = if let Some(config) = tls {
+            // Sets TCP_NODELAY itself, before each handshake.
+            let listener = crate::http::tls::TlsListener::new(listener, config)?;
+            let app = app.into_make_service_with_connect_info::<crate::http::caller::PeerAddr>();
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            })
+        } else {
+            // Edits are small frames: without TCP_NODELAY, Nagle holds a push to a peer
+            // that only reads until its delayed ACK (40 ms on Linux).
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::warn!(error = %e, "setting TCP_NODELAY failed");
+                }
+            });
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            })
+        };
+        tracing::info!(%addr, tls = tls_on, data = %db_path.display(), "codeplatform listening");
         Ok(Server { addr, tree, http })
     }
 

@@ -12,6 +12,20 @@ use crate::accounts::{Caller, ClientInfo};
 use crate::context::AppContext;
 use crate::protocol::ErrorCode;
 
+/// The peer address of a TLS connection (axum provides `SocketAddr` for plain TCP
+/// only).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, super::tls::TlsListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, super::tls::TlsListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
 /// A request with a valid access token.
 pub struct Authed(pub Caller);
 
@@ -47,6 +61,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<PeerAddr>>()
+                    .map(|c| c.0.0.ip())
+            })
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let device = parts
             .headers
