@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod oauth_provider;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
