@@ -1,11 +1,14 @@
 //! Typed settings: the embedded `config/default.toml`, overlaid by an optional file,
-//! then by `CODEPLATFORM_<SECTION>__<KEY>` environment variables. Unknown keys from
-//! any source are rejected, so a typo never silently falls back to a default.
+//! then by `CODEPLATFORM_<SECTION>__<KEY>` environment variables (nested sections add
+//! segments: `CODEPLATFORM_OAUTH__GITHUB__CLIENT_SECRET`). Unknown keys from any
+//! source are rejected, so a typo never silently falls back to a default.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::auth::oauth::settings::OAuthSettings;
 
 /// The defaults compiled into the binary; also the documented list of every setting.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -38,6 +41,7 @@ pub struct Settings {
     pub rooms: RoomSettings,
     pub auth: AuthSettings,
     pub dev: DevSettings,
+    pub oauth: OAuthSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -257,7 +261,7 @@ impl Settings {
                  plain HTTP needs neither"
             )));
         }
-        Ok(())
+        self.oauth.validate().map_err(ConfigError::Invalid)
     }
 
     /// Full path of the database file.
@@ -298,10 +302,9 @@ fn apply_env(
     rest: &str,
     value: &str,
 ) -> Result<(), ConfigError> {
-    let Some((section, key)) = rest.split_once("__") else {
-        return Err(ConfigError::EnvName(name.into()));
-    };
-    if section.is_empty() || key.is_empty() {
+    // SECTION__KEY, or SECTION__SUBSECTION__KEY for nested tables.
+    let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+    if path.len() < 2 || path.iter().any(String::is_empty) {
         return Err(ConfigError::EnvName(name.into()));
     }
     // A value that parses as a TOML literal (number, bool, array) keeps its type;
@@ -311,16 +314,19 @@ fn apply_env(
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.into()));
-    let section_table = table
-        .entry(section.to_lowercase())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    match section_table {
-        toml::Value::Table(t) => {
-            t.insert(key.to_lowercase(), parsed);
-            Ok(())
+    let (key, sections) = path.split_last().expect("two segments or more");
+    let mut current = table;
+    for section in sections {
+        let entry = current
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry {
+            toml::Value::Table(t) => current = t,
+            _ => return Err(ConfigError::EnvName(name.into())),
         }
-        _ => Err(ConfigError::EnvName(name.into())),
     }
+    current.insert(key.clone(), parsed);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub struct Shared {
 pub struct AppContext {
     pub shared: Shared,
     pub accounts: Arc<crate::accounts::Accounts>,
+    /// Sign-in with Google and GitHub.
+    pub oauth: crate::auth::oauth::OAuthClient,
     pub rooms: RoomRouter,
     pub sessions: ActorRef<SessionsMsg>,
     /// Cancelled when the server begins to shut down (or must, after a fatal failure).

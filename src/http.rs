@@ -6,6 +6,7 @@ pub mod auth_api;
 pub mod caller;
 pub mod error;
 pub mod health;
+pub mod oauth_api;
 pub mod rooms_api;
 pub mod security_headers;
 #[cfg(feature = "test-hooks")]
@@ -55,6 +56,8 @@ pub fn router(ctx: Arc<AppContext>, tls: bool) -> Result<Router, String> {
         .route("/api/auth/2fa/setup", post(auth_api::totp_setup))
         .route("/api/auth/2fa/confirm", post(auth_api::totp_confirm))
         .route("/api/auth/2fa/disable", post(auth_api::totp_disable))
+        .route("/api/auth/{provider}", get(oauth_api::start))
+        .route("/api/auth/{provider}/callback", get(oauth_api::callback))
         .route("/api/admin/users", get(admin_api::users))
         .route("/api/admin/users/{id}/disable", post(admin_api::disable))
         .route("/api/admin/users/{id}/enable", post(admin_api::enable))

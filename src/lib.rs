@@ -7,7 +7,8 @@
 //! - [`storage`]: redb schema, records, reads and the group-commit writer.
 //! - [`actors`]: the supervision tree: root, rooms, room, sessions, session.
 //! - [`accounts`]: users, sessions, refresh rotation, two-factor, roles, audit log.
-//! - [`auth`]: passwords (argon2id), TOTP, access tokens (JWT with key rotation).
+//! - [`auth`]: passwords (argon2id), TOTP, access tokens (JWT with key rotation),
+//!   OAuth sign-in with Google and GitHub (authorization code + PKCE).
 //! - [`http`]: the axum edge: `/ws`, REST, health, metrics, access log.
 //! - [`server`]: start and ordered shutdown of a whole server.
 //! - [`metrics`], [`context`]: per-server metrics and the context passed down.

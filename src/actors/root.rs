@@ -118,6 +118,7 @@ pub async fn start(
     .await?;
     let accounts = Arc::new(crate::accounts::Accounts::new(settings.clone(), &store)?);
     spawn_throttle_sweep(accounts.clone(), shutdown.clone());
+    let oauth = crate::auth::oauth::OAuthClient::new(&settings.oauth)?;
     let shared = Shared {
         settings,
         store,
@@ -130,6 +131,7 @@ pub async fn start(
         ctx: Arc::new(AppContext {
             shared,
             accounts,
+            oauth,
             rooms,
             sessions,
             shutdown,

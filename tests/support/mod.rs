@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod accounts;
+pub mod oauth_provider;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
