@@ -4,6 +4,7 @@
 pub mod admin_api;
 pub mod auth_api;
 pub mod caller;
+pub mod docs_api;
 pub mod error;
 pub mod health;
 pub mod oauth_api;
@@ -41,6 +42,10 @@ pub fn router(ctx: Arc<AppContext>, tls: bool) -> Result<Router, String> {
         .route("/api/rooms/{id}/users", get(rooms_api::users))
         .route("/api/rooms/{id}/chat", get(rooms_api::chat))
         .route("/api/rooms/{id}/roles", put(rooms_api::set_role))
+        .route(
+            "/api/rooms/{id}/docs/{*path}",
+            get(docs_api::read).post(docs_api::edit),
+        )
         .route("/api/auth/register", post(auth_api::register))
         .route("/api/auth/login", post(auth_api::login))
         .route("/api/auth/login/2fa", post(auth_api::login_two_factor))

@@ -139,6 +139,7 @@ fn spawn_binary(data_dir: &std::path::Path) -> RunningBinary {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("CODEPLATFORM_LOG__FORMAT", "json")
+        .env("CODEPLATFORM_DEV__ANONYMOUS", "true")
         .env("CODEPLATFORM_LIMITS__EDITS_PER_SEC", "100000")
         .env("CODEPLATFORM_LIMITS__EDITS_BURST", "100000")
         .env_remove("RUST_LOG")

@@ -38,6 +38,7 @@ async fn sigterm_says_goodbye_and_exits_zero() {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .env("CODEPLATFORM_LOG__FORMAT", "json")
+        .env("CODEPLATFORM_DEV__ANONYMOUS", "true")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

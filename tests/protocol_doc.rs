@@ -81,7 +81,7 @@ fn type_lists_match_the_enums() {
     }
     assert_eq!(
         ErrorCode::ALL.len(),
-        23,
+        27,
         "update ErrorCode::ALL with the enum"
     );
 }

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::accounts::{get, post, register};
+
 use serde_json::{Value, json};
 use support::{Client, TestServer};
 
@@ -143,83 +145,93 @@ async fn presence_is_coalesced_and_chat_pages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_over_rest() {
-    let server = TestServer::start(&[]).await;
-    let http = reqwest::Client::new();
-    let resp = http
-        .post(server.http_url("/api/rooms"))
-        .json(&json!({"user": "rita", "name": "pairing"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let created: Value = resp.json().await.unwrap();
+    let server = TestServer::start_accounts(&[]).await;
+    let rita = register(&server, "rita").await;
+    let sam = register(&server, "sam").await;
+    let (status, created) = post(
+        &server,
+        "/api/rooms",
+        Some(&rita.access),
+        json!({"name": "pairing", "default_role": "editor"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
     let room = created["id"].as_str().unwrap().to_owned();
-    let join: Value = http
-        .post(server.http_url(&format!("/api/rooms/{room}/join")))
-        .json(&json!({"user": "sam"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, join) = post(
+        &server,
+        &format!("/api/rooms/{room}/join"),
+        Some(&sam.access),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{join}");
     assert_eq!(join["role"], "editor");
     // Over the socket, the same people are in the same room.
-    let mut sam = Client::connect(&server.ws_url(), "sam").await;
-    sam.join(&room).await;
-    sam.ok(json!({"type": "chat", "room": room, "text": "from the socket"}))
+    let mut sam_ws = Client::connect_token(&server.ws_url(), &sam.access).await;
+    sam_ws.join(&room).await;
+    sam_ws
+        .ok(json!({"type": "chat", "room": room, "text": "from the socket"}))
         .await;
-    let users = server.get_json(&format!("/api/rooms/{room}/users")).await;
+    let (_, users) = get(
+        &server,
+        &format!("/api/rooms/{room}/users"),
+        Some(&rita.access),
+    )
+    .await;
     assert_eq!(users["members"][0]["name"], "sam");
     let roles = users["roles"].as_array().unwrap();
-    assert!(roles.contains(&json!({"user": "anon:rita", "role": "owner"})));
-    assert!(roles.contains(&json!({"user": "anon:sam", "role": "editor"})));
-    let chat = server
-        .get_json(&format!("/api/rooms/{room}/chat?limit=5"))
-        .await;
+    assert!(roles.contains(&json!({"user": rita.id, "role": "owner"})));
+    assert!(roles.contains(&json!({"user": sam.id, "role": "editor"})));
+    let (_, chat) = get(
+        &server,
+        &format!("/api/rooms/{room}/chat?limit=5"),
+        Some(&sam.access),
+    )
+    .await;
     assert_eq!(chat["messages"][0]["text"], "from the socket");
     assert_eq!(chat["more"], false);
 
     // Errors have a clear body and status.
-    let r = http
-        .get(server.http_url("/api/rooms/doesnotexist/chat"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let body: Value = r.json().await.unwrap();
+    let (status, body) = get(&server, "/api/rooms/doesnotexist/chat", Some(&rita.access)).await;
+    assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "room_not_found");
+    let (status, body) = get(&server, &format!("/api/rooms/{room}/chat"), None).await;
+    assert_eq!(status, 401, "{body}");
+    let http = reqwest::Client::new();
     let r = http
         .post(server.http_url("/api/rooms"))
+        .bearer_auth(&rita.access)
         .header("content-type", "application/json")
         .body("{broken")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let r = http
-        .post(server.http_url("/api/rooms"))
-        .json(&json!({"user": ""}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"]["field"], "user");
-    let r = http
-        .post(server.http_url("/api/rooms"))
-        .json(&json!({"user": "x", "name": "y".repeat(100_000)}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-    let r = http
-        .post(server.http_url(&format!("/api/rooms/{room}/join")))
-        .json(&json!({"user": "z", "role": "king"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let (status, body) = post(
+        &server,
+        "/api/rooms",
+        Some(&rita.access),
+        json!({"name": ""}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["field"], "name");
+    let (status, _) = post(
+        &server,
+        "/api/rooms",
+        Some(&rita.access),
+        json!({"name": "y".repeat(100_000)}),
+    )
+    .await;
+    assert_eq!(status, 413);
+    let (status, _) = post(
+        &server,
+        &format!("/api/rooms/{room}/join"),
+        Some(&sam.access),
+        json!({"role": "king"}),
+    )
+    .await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

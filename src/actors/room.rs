@@ -66,11 +66,29 @@ pub enum RoomMsg {
         role: Role,
         reply: ractor::RpcReplyPort<Result<(), ErrorCode>>,
     },
+    /// REST access to a document by `user` (a user id), answered on the ticket.
+    Rest {
+        user: String,
+        req: RestRequest,
+        ticket: Ticket,
+    },
     /// The room's settings, roles and present members; `None` if it does not exist.
     Info(ractor::RpcReplyPort<Option<RoomInfo>>),
     /// Test hook: panic inside the handler.
     #[cfg(feature = "test-hooks")]
     Panic,
+}
+
+/// What REST may do with a document.
+pub enum RestRequest {
+    Read {
+        doc: String,
+    },
+    Edit {
+        doc: String,
+        base: Version,
+        ops: Vec<EditOp>,
+    },
 }
 
 pub enum RoomRequest {
@@ -289,6 +307,10 @@ impl Actor for Room {
                 role,
                 reply,
             } => state.set_role_by(&by, user, role, reply),
+            RoomMsg::Rest { user, req, ticket } => {
+                state.last_active = Instant::now();
+                state.rest(&user, req, ticket).await
+            }
             RoomMsg::Info(reply) => state.info(reply),
             #[cfg(feature = "test-hooks")]
             RoomMsg::Panic => panic!("test hook: room {} told to panic", state.id),

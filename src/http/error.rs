@@ -19,9 +19,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnsupportedVersion
         | ErrorCode::OutOfRange
         | ErrorCode::BadVersion => StatusCode::BAD_REQUEST,
-        ErrorCode::Unauthorized | ErrorCode::TokenExpired | ErrorCode::TwoFactorRequired => {
-            StatusCode::UNAUTHORIZED
-        }
+        ErrorCode::Unauthorized | ErrorCode::TokenExpired => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden | ErrorCode::NotJoined => StatusCode::FORBIDDEN,
         ErrorCode::RoomNotFound | ErrorCode::DocNotOpen | ErrorCode::NotFound => {
             StatusCode::NOT_FOUND

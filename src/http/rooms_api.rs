@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use ractor::ActorRef;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -104,12 +105,21 @@ fn check_room(id: &str) -> Result<Arc<str>, ApiError> {
     }
 }
 
-async fn info(ctx: &AppContext, room: &Arc<str>) -> Result<RoomInfo, ApiError> {
-    let actor = ctx
-        .rooms
+/// The actor of an existing room. A room neither loaded nor stored is not found
+/// (without starting an actor for it: ids from the network are not trusted).
+pub async fn existing(ctx: &AppContext, room: &Arc<str>) -> Result<ActorRef<RoomMsg>, ApiError> {
+    if ctx.rooms.lookup(room).is_none() && ctx.shared.store.room(room.to_string()).await?.is_none()
+    {
+        return Err(ApiError::new(ErrorCode::RoomNotFound, "no such room"));
+    }
+    ctx.rooms
         .resolve(room, None)
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e))
+}
+
+async fn info(ctx: &AppContext, room: &Arc<str>) -> Result<RoomInfo, ApiError> {
+    let actor = existing(ctx, room).await?;
     match actor.call(RoomMsg::Info, Some(CALL_TIMEOUT)).await {
         Ok(ractor::rpc::CallResult::Success(Some(info))) => Ok(info),
         Ok(ractor::rpc::CallResult::Success(None)) => {
@@ -168,11 +178,7 @@ pub async fn join(
     let req = body(req)?;
     let user = caller.user;
     let room = check_room(&id)?;
-    let actor = ctx
-        .rooms
-        .resolve(&room, None)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
+    let actor = existing(&ctx, &room).await?;
     let call = actor
         .call(
             |reply| RoomMsg::Grant {
@@ -255,11 +261,7 @@ pub async fn set_role(
         .resolve_user(&req.user)
         .await
         .map_err(|_| ApiError::field("user", "no such user"))?;
-    let actor = ctx
-        .rooms
-        .resolve(&room, None)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
+    let actor = existing(&ctx, &room).await?;
     let call = actor
         .call(
             |reply| RoomMsg::SetRole {

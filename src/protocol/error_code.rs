@@ -54,8 +54,6 @@ pub enum ErrorCode {
     Internal,
     /// The access token has expired; refresh it (`auth` frame or `/api/auth/refresh`).
     TokenExpired,
-    /// Login needs the second factor: answer the challenge with a code.
-    TwoFactorRequired,
     /// The name or email is already taken.
     Conflict,
     /// No such user, session or resource.
@@ -91,7 +89,6 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::Internal,
         ErrorCode::TokenExpired,
-        ErrorCode::TwoFactorRequired,
         ErrorCode::Conflict,
         ErrorCode::NotFound,
         ErrorCode::NotConfigured,
@@ -123,7 +120,6 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
             ErrorCode::TokenExpired => "token_expired",
-            ErrorCode::TwoFactorRequired => "two_factor_required",
             ErrorCode::Conflict => "conflict",
             ErrorCode::NotFound => "not_found",
             ErrorCode::NotConfigured => "not_configured",

@@ -64,6 +64,13 @@ impl TestServer {
         Self::start(&all).await
     }
 
+    /// Stops the server (its data dir stays), e.g. to run the command line on it.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.unwrap();
+        }
+    }
+
     /// Starts another server on the same data dir after this one stopped.
     pub async fn restart(&mut self, overrides: &[(&str, &str)]) {
         if let Some(s) = self.server.take() {

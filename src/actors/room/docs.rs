@@ -6,7 +6,7 @@ use ractor::ActorProcessingErr;
 use tokio::time::Instant;
 
 use super::members::{MemberHandle, fan_out};
-use super::{DocEntry, RoomState};
+use super::{DocEntry, RestRequest, RoomState};
 use crate::actors::outbound::Frame;
 use crate::actors::ticket::Ticket;
 use crate::collab::{DocError, Document, EditLimits};
@@ -150,9 +150,29 @@ impl RoomState {
         Ok(key)
     }
 
+    /// A socket member's edit of a document it has open.
     pub(super) fn edit(
         &mut self,
         member: &MemberHandle,
+        doc: &str,
+        base: Version,
+        ops: &[EditOp],
+        ticket: Ticket,
+    ) {
+        let is_open = self
+            .members
+            .with(|m| m.get(&member.session).is_some_and(|m| m.docs.contains(doc)));
+        if !is_open {
+            return ticket.error(ErrorCode::DocNotOpen, "open the document first");
+        }
+        self.apply_edit(&member.session, doc, base, ops, ticket);
+    }
+
+    /// Applies an edit by `author` (a socket session, or a REST caller's agent),
+    /// acknowledges it once durable and pushes it to the document's other readers.
+    pub(super) fn apply_edit(
+        &mut self,
+        author: &Arc<str>,
         doc: &str,
         base: Version,
         ops: &[EditOp],
@@ -164,20 +184,17 @@ impl RoomState {
             let msg = format!("at most {} ops per edit", limits.max_ops_per_edit);
             return ticket.error(ErrorCode::TooLarge, msg);
         }
-        let is_open = self
-            .members
-            .with(|m| m.get(&member.session).is_some_and(|m| m.docs.contains(doc)));
         let edit_limits = EditLimits {
             max_doc_chars: limits.max_doc_chars,
             max_insert_chars: limits.max_insert_chars,
         };
         let snapshot_every = self.shared.settings.rooms.snapshot_every;
         let key = match self.docs.get_key_value(doc) {
-            Some((key, _)) if is_open => key.clone(),
-            _ => return ticket.error(ErrorCode::DocNotOpen, "open the document first"),
+            Some((key, _)) => key.clone(),
+            None => return ticket.error(ErrorCode::DocNotOpen, "open the document first"),
         };
         let entry = self.docs.get_mut(&key).expect("key just found");
-        let applied = match entry.doc.apply(&member.session, base, ops, edit_limits) {
+        let applied = match entry.doc.apply(author, base, ops, edit_limits) {
             Ok(a) => a,
             Err(e) => return ticket.error(ErrorCode::from(&e), e.to_string()),
         };
@@ -210,7 +227,7 @@ impl RoomState {
             doc: &key,
             version,
             ops: &applied.ops,
-            by: &member.session,
+            by: author,
         };
         let broadcast: Frame = serde_json::to_string(&push)
             .expect("an edit push always serializes")
@@ -219,7 +236,7 @@ impl RoomState {
             version,
             ops: transformed.then_some(applied.ops),
         };
-        let peers = self.members.audience(Some(doc), Some(&member.session));
+        let peers = self.members.audience(Some(doc), Some(author));
         let metrics = self.shared.metrics.clone();
         self.after_commit(writes, ticket, move |ticket| {
             ticket.ok(ack);
@@ -228,6 +245,48 @@ impl RoomState {
                 .ack_latency_seconds
                 .observe(received.elapsed().as_secs_f64());
         });
+    }
+
+    /// REST: read or edit a document as `user`, with the role the room gives them.
+    pub(super) async fn rest(&mut self, user: &str, req: RestRequest, ticket: Ticket) {
+        let Some(meta) = &self.meta else {
+            return ticket.error(ErrorCode::RoomNotFound, "no such room");
+        };
+        let role = meta.role_of(user).unwrap_or(meta.default_role);
+        if !role.can_join() {
+            return ticket.error(ErrorCode::RoomNotFound, "no such room");
+        }
+        let doc = match &req {
+            RestRequest::Read { doc } | RestRequest::Edit { doc, .. } => doc.clone(),
+        };
+        if matches!(req, RestRequest::Edit { .. }) && !role.can_edit() {
+            let msg = format!("a {} cannot edit", role.as_str());
+            return ticket.error(ErrorCode::Forbidden, msg);
+        }
+        if !self.docs.contains_key(doc.as_str()) {
+            if !meta.docs.iter().any(|d| *d == doc) {
+                return ticket.error(ErrorCode::NotFound, "no such document");
+            }
+            let mut writes = Vec::new();
+            if let Err((code, msg)) = self.load_or_create(&doc, role, &mut writes).await {
+                return ticket.error(code, msg);
+            }
+        }
+        match req {
+            RestRequest::Read { .. } => {
+                let key = self
+                    .docs
+                    .get_key_value(doc.as_str())
+                    .map(|(k, _)| k.clone());
+                let body = self.doc_text(&key.expect("just loaded"));
+                self.after_commit(Vec::new(), ticket, move |t| t.ok(body));
+            }
+            RestRequest::Edit { base, ops, .. } => {
+                // Each REST edit is its own author: it has no pipelined history.
+                let author: Arc<str> = format!("rest:{}", uuid::Uuid::new_v4().simple()).into();
+                self.apply_edit(&author, &doc, base, &ops, ticket);
+            }
+        }
     }
 
     /// Snapshots every document with edits since its last snapshot.
