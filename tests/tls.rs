@@ -127,6 +127,11 @@ async fn https_get_with_a_trusted_certificate() {
         .await
         .unwrap();
     assert_eq!(resp.version(), reqwest::Version::HTTP_11);
+    // Under TLS, browsers are told to use nothing else.
+    let hsts = resp.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap();
+    assert!(hsts.starts_with("max-age=63072000"), "{hsts}");
     tls.shutdown().await;
 }
 
