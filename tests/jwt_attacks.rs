@@ -250,7 +250,7 @@ async fn tokens_expire_on_live_sockets_unless_refreshed_in_place() {
     let r = kept
         .ok(json!({"type": "auth", "token": fresher.access}))
         .await;
-    assert!(r["token_expires"].as_u64().unwrap() >= now() + 1, "{r}");
+    assert!(r["token_expires"].as_u64().unwrap() > now(), "{r}");
     // Someone else's token cannot be swapped in.
     let other = register(&server, "other-user").await;
     let r = kept

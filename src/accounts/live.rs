@@ -10,9 +10,12 @@ use parking_lot::Mutex;
 use crate::actors::outbound::Outbound;
 use crate::protocol::{CloseCode, ServerMsg};
 
+/// A socket: its id and its outbound queue.
+type Socket = (Arc<str>, Arc<Outbound>);
+
 #[derive(Default)]
 pub struct LiveSockets {
-    by_session: Mutex<HashMap<Arc<str>, Vec<(Arc<str>, Arc<Outbound>)>>>,
+    by_session: Mutex<HashMap<Arc<str>, Vec<Socket>>>,
 }
 
 impl LiveSockets {

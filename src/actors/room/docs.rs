@@ -264,7 +264,7 @@ impl RoomState {
             return ticket.error(ErrorCode::Forbidden, msg);
         }
         if !self.docs.contains_key(doc.as_str()) {
-            if !meta.docs.iter().any(|d| *d == doc) {
+            if !meta.docs.contains(&doc) {
                 return ticket.error(ErrorCode::NotFound, "no such document");
             }
             let mut writes = Vec::new();
