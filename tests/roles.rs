@@ -317,6 +317,17 @@ async fn admins_manage_users_and_read_the_audit_log() {
     .await;
     assert_eq!(status, 403, "admins cannot lock themselves out");
 
+    // A reused refresh token is a security event too.
+    for _ in 0..2 {
+        post(
+            &server,
+            "/api/auth/refresh",
+            None,
+            json!({"refresh_token": nina.refresh}),
+        )
+        .await;
+    }
+
     // The audit log holds each of those events, newest first, and no secrets.
     let (status, v) = get(&server, "/api/admin/audit?limit=100", Some(&root.access)).await;
     assert_eq!(status, 200);
@@ -329,6 +340,7 @@ async fn admins_manage_users_and_read_the_audit_log() {
         "user_disabled",
         "user_enabled",
         "role_changed",
+        "refresh_token_reuse",
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }

@@ -148,23 +148,12 @@ pub fn create_user_offline(
     password::check_policy(pass, min_password_chars, &[email, username])
         .map_err(|e| AccountsError::invalid("password", e.to_string()))?;
     let hash = password::hash(pass).map_err(|e| AccountsError::Internal(e.to_string()))?;
-    let user = UserRecord {
-        id: uuid::Uuid::new_v4().simple().to_string(),
-        username: username.to_owned(),
-        email: email.to_owned(),
-        email_verified: false,
-        password_hash: Some(hash),
-        role: if admin {
-            GlobalRole::Admin
-        } else {
-            GlobalRole::User
-        },
-        disabled: false,
-        created_ms: now_ms(),
-        totp: None,
-        recovery_codes: Vec::new(),
-        linked: Vec::new(),
+    let role = if admin {
+        GlobalRole::Admin
+    } else {
+        GlobalRole::User
     };
+    let user = UserRecord::new(username.to_owned(), email.to_owned(), Some(hash), role);
     store.write_now(|tx| {
         tx.create_user(&user)?;
         let detail = format!("command line, role {}", user.role.as_str());

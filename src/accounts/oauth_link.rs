@@ -3,10 +3,10 @@
 //! provider says the email is verified (else anyone could claim an address); else
 //! create an account. Two-factor accounts still get their challenge.
 
+use super::AccountsError;
 use super::audit::{self, kind};
 use super::records::{GlobalRole, UserRecord};
 use super::service::{Accounts, ClientInfo, LoginOutcome};
-use super::{AccountsError, now_ms};
 
 /// Who the provider says the person is.
 #[derive(Debug, Clone)]
@@ -83,19 +83,9 @@ impl Accounts {
                         n += 1;
                         username = format!("{base}{n}");
                     }
-                    let u = UserRecord {
-                        id: uuid::Uuid::new_v4().simple().to_string(),
-                        username,
-                        email,
-                        email_verified: true,
-                        password_hash: None,
-                        role: GlobalRole::User,
-                        disabled: false,
-                        created_ms: now_ms(),
-                        totp: None,
-                        recovery_codes: Vec::new(),
-                        linked: vec![link],
-                    };
+                    let mut u = UserRecord::new(username, email, None, GlobalRole::User);
+                    u.email_verified = true;
+                    u.linked.push(link);
                     tx.create_user(&u)?;
                     tx.audit(&audit::event(
                         kind::REGISTER,

@@ -57,6 +57,28 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// A new account with a fresh id and nothing linked or set up.
+    pub fn new(
+        username: String,
+        email: String,
+        password_hash: Option<String>,
+        role: GlobalRole,
+    ) -> Self {
+        UserRecord {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            username,
+            email,
+            email_verified: false,
+            password_hash,
+            role,
+            disabled: false,
+            created_ms: super::now_ms(),
+            totp: None,
+            recovery_codes: Vec::new(),
+            linked: Vec::new(),
+        }
+    }
+
     pub fn two_factor_on(&self) -> bool {
         self.totp.as_ref().is_some_and(|t| t.confirmed)
     }

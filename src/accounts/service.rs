@@ -195,19 +195,7 @@ impl Accounts {
             .hashing(move || password::hash(&pass))
             .await?
             .map_err(|e| AccountsError::Internal(e.to_string()))?;
-        let user = UserRecord {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            username,
-            email,
-            email_verified: false,
-            password_hash: Some(hash),
-            role: GlobalRole::User,
-            disabled: false,
-            created_ms: now_ms(),
-            totp: None,
-            recovery_codes: Vec::new(),
-            linked: Vec::new(),
-        };
+        let user = UserRecord::new(username, email, Some(hash), GlobalRole::User);
         let session = self.new_session(&user.id, client)?;
         let ip = client.ip;
         let (user, pair) = self

@@ -106,6 +106,23 @@ fn get_id(
     Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_owned()))
 }
 
+/// The ids in a user's range of the (user, session) index.
+fn session_ids(
+    idx: &impl ReadableTable<(&'static str, &'static str), u64>,
+    user: &str,
+) -> Result<Vec<String>, AccountsError> {
+    let mut out = Vec::new();
+    for entry in idx.range((user, "")..).map_err(db_err)? {
+        let (k, _) = entry.map_err(db_err)?;
+        let (u, sid) = k.value();
+        if u != user {
+            break;
+        }
+        out.push(sid.to_owned());
+    }
+    Ok(out)
+}
+
 impl Reader {
     pub fn user(&self, id: &str) -> Result<Option<UserRecord>, AccountsError> {
         let t = self.0.open_table(USERS).map_err(db_err)?;
@@ -137,13 +154,8 @@ impl Reader {
         let idx = self.0.open_table(USER_SESSIONS).map_err(db_err)?;
         let t = self.0.open_table(LOGIN_SESSIONS).map_err(db_err)?;
         let mut out = Vec::new();
-        for entry in idx.range((user, "")..).map_err(db_err)? {
-            let (k, _) = entry.map_err(db_err)?;
-            let (u, sid) = k.value();
-            if u != user {
-                break;
-            }
-            if let Some(s) = get_rec(&t, "login_sessions", sid)? {
+        for sid in session_ids(&idx, user)? {
+            if let Some(s) = get_rec(&t, "login_sessions", &sid)? {
                 out.push(s);
             }
         }
@@ -268,16 +280,7 @@ impl Tx<'_> {
     /// Session ids of a user.
     pub fn session_ids_of(&self, user: &str) -> Result<Vec<String>, AccountsError> {
         let idx = self.0.open_table(USER_SESSIONS).map_err(db_err)?;
-        let mut out = Vec::new();
-        for entry in idx.range((user, "")..).map_err(db_err)? {
-            let (k, _) = entry.map_err(db_err)?;
-            let (u, sid) = k.value();
-            if u != user {
-                break;
-            }
-            out.push(sid.to_owned());
-        }
-        Ok(out)
+        session_ids(&idx, user)
     }
 
     /// Removes a session record and its index entry.
