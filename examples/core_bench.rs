@@ -6,6 +6,7 @@
 //! core_bench latency --url ... --rooms 10 --per-room 10 --rate 10 --secs 20
 //! core_bench idle-conns --url ... --pid PID --n 10000
 //! core_bench idle-rooms --url ... --pid PID --n 1000
+//! core_bench auth --url ... --n 200
 //! ```
 //! The full load tester (issue 4) will supersede this; its numbers must agree.
 
@@ -127,7 +128,7 @@ fn load_trace(path: &str) -> (Vec<Value>, String) {
 async fn replay(url: &str, trace: &str, window: usize, pid: u32) {
     let (txns, end) = load_trace(trace);
     let mut ws = connect(url, "typist").await;
-    let room = call(&mut ws, json!({"type":"create_room"}), 1).await["room"]
+    let room = call(&mut ws, json!({"type":"create_room","default_role":"editor"}), 1).await["room"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -193,7 +194,7 @@ async fn latency(url: &str, rooms: usize, per_room: usize, rate: f64, secs: u64)
     let mut setup = connect(url, "setup").await;
     let mut ids = Vec::new();
     for i in 0..rooms {
-        let r = call(&mut setup, json!({"type":"create_room"}), 100 + i as u64).await;
+        let r = call(&mut setup, json!({"type":"create_room","default_role":"editor"}), 100 + i as u64).await;
         ids.push(r["room"].as_str().unwrap().to_owned());
     }
     let acks = Arc::new(parking_lot::Mutex::new(Histogram::<u64>::new(3).unwrap()));
@@ -312,7 +313,7 @@ async fn idle_rooms(url: &str, pid: u32, n: usize) {
     let text = "fn main() {\n    println!(\"hello\");\n}\n".repeat(25); // ~1 KiB
     for i in 0..n {
         let base = 10 * i as u64;
-        let r = call(&mut ws, json!({"type":"create_room"}), base + 1).await;
+        let r = call(&mut ws, json!({"type":"create_room","default_role":"editor"}), base + 1).await;
         let room = r["room"].as_str().unwrap().to_owned();
         call(
             &mut ws,
@@ -335,6 +336,109 @@ async fn idle_rooms(url: &str, pid: u32, n: usize) {
         "idle loaded rooms: {n} rooms, one ~1 KiB document each, no members: server RSS {before} KiB -> {after} KiB = {:.1} KiB per room",
         (after - before) as f64 / n as f64
     );
+}
+
+fn summary(what: &str, h: &Histogram<u64>, started: Instant) {
+    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+    println!(
+        "{what}: n {} in {:.2} s ({:.0}/s); p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        h.len(),
+        started.elapsed().as_secs_f64(),
+        h.len() as f64 / started.elapsed().as_secs_f64(),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        h.max() as f64 / 1000.0
+    );
+}
+
+/// Costs of accounts: login (argon2id), refresh (rotation, one commit), a REST call
+/// with a token, and a socket `hello` with a token against an anonymous one. One
+/// request at a time. The server needs `CODEPLATFORM_DEV__ANONYMOUS=true` (for the
+/// anonymous hellos) and raised `AUTH__ATTEMPTS_PER_MIN_*` limits.
+async fn auth(url: &str, n: usize) {
+    let base = url.replacen("ws://", "http://", 1).trim_end_matches("/ws").to_owned();
+    let http = reqwest::Client::new();
+    let name = format!("bench{}", std::process::id());
+    let password = "plum-velvet-orbit-42";
+    let reg: Value = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"email": format!("{name}@example.test"), "username": name, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut refresh = reg["refresh_token"].as_str().expect("registered").to_owned();
+    let _ = reg["access_token"].as_str().expect("registered");
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    let started = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"login": name, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        h.record(t.elapsed().as_micros() as u64).unwrap();
+        // Older sessions are evicted beyond the per-user cap: keep the newest.
+        let body: Value = r.json().await.unwrap();
+        refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    summary("login (argon2id verify + session commit)", &h, started);
+    let mut access = String::new();
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    let started = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        let r: Value = http
+            .post(format!("{base}/api/auth/refresh"))
+            .json(&json!({"refresh_token": refresh}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        refresh = r["refresh_token"].as_str().expect("rotated").to_owned();
+        access = r["access_token"].as_str().unwrap().to_owned();
+        h.record(t.elapsed().as_micros() as u64).unwrap();
+    }
+    summary("refresh (rotation, one commit)", &h, started);
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    let started = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = http
+            .get(format!("{base}/api/auth/me"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        h.record(t.elapsed().as_micros() as u64).unwrap();
+    }
+    summary("GET /api/auth/me (token check: JWT + session and user read)", &h, started);
+    for (what, hello) in [
+        ("socket connect + hello with a token", json!({"type":"hello","v":1,"token":access})),
+        ("socket connect + hello, anonymous", json!({"type":"hello","v":1,"name":"anon"})),
+    ] {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        let started = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+            ws.send(Message::text(hello.to_string())).await.unwrap();
+            let w = next_json(&mut ws).await;
+            assert_eq!(w["type"], "welcome", "{w}");
+            h.record(t.elapsed().as_micros() as u64).unwrap();
+            let _ = ws.close(None).await;
+        }
+        summary(what, &h, started);
+    }
 }
 
 #[tokio::main]
@@ -383,6 +487,7 @@ async fn main() {
             )
             .await
         }
-        _ => eprintln!("usage: core_bench replay|latency|idle-conns|idle-rooms [--url URL] ..."),
+        Some("auth") => auth(&url, arg(&args, "--n", "200").parse().unwrap()).await,
+        _ => eprintln!("usage: core_bench replay|latency|idle-conns|idle-rooms|auth [--url URL] ..."),
     }
 }
