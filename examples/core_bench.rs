@@ -128,7 +128,12 @@ fn load_trace(path: &str) -> (Vec<Value>, String) {
 async fn replay(url: &str, trace: &str, window: usize, pid: u32) {
     let (txns, end) = load_trace(trace);
     let mut ws = connect(url, "typist").await;
-    let room = call(&mut ws, json!({"type":"create_room","default_role":"editor"}), 1).await["room"]
+    let room = call(
+        &mut ws,
+        json!({"type":"create_room","default_role":"editor"}),
+        1,
+    )
+    .await["room"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -194,7 +199,12 @@ async fn latency(url: &str, rooms: usize, per_room: usize, rate: f64, secs: u64)
     let mut setup = connect(url, "setup").await;
     let mut ids = Vec::new();
     for i in 0..rooms {
-        let r = call(&mut setup, json!({"type":"create_room","default_role":"editor"}), 100 + i as u64).await;
+        let r = call(
+            &mut setup,
+            json!({"type":"create_room","default_role":"editor"}),
+            100 + i as u64,
+        )
+        .await;
         ids.push(r["room"].as_str().unwrap().to_owned());
     }
     let acks = Arc::new(parking_lot::Mutex::new(Histogram::<u64>::new(3).unwrap()));
@@ -313,7 +323,12 @@ async fn idle_rooms(url: &str, pid: u32, n: usize) {
     let text = "fn main() {\n    println!(\"hello\");\n}\n".repeat(25); // ~1 KiB
     for i in 0..n {
         let base = 10 * i as u64;
-        let r = call(&mut ws, json!({"type":"create_room","default_role":"editor"}), base + 1).await;
+        let r = call(
+            &mut ws,
+            json!({"type":"create_room","default_role":"editor"}),
+            base + 1,
+        )
+        .await;
         let room = r["room"].as_str().unwrap().to_owned();
         call(
             &mut ws,
@@ -357,7 +372,10 @@ fn summary(what: &str, h: &Histogram<u64>, started: Instant) {
 /// request at a time. The server needs `CODEPLATFORM_DEV__ANONYMOUS=true` (for the
 /// anonymous hellos) and raised `AUTH__ATTEMPTS_PER_MIN_*` limits.
 async fn auth(url: &str, n: usize) {
-    let base = url.replacen("ws://", "http://", 1).trim_end_matches("/ws").to_owned();
+    let base = url
+        .replacen("ws://", "http://", 1)
+        .trim_end_matches("/ws")
+        .to_owned();
     let http = reqwest::Client::new();
     let name = format!("bench{}", std::process::id());
     let password = "plum-velvet-orbit-42";
@@ -370,7 +388,10 @@ async fn auth(url: &str, n: usize) {
         .json()
         .await
         .unwrap();
-    let mut refresh = reg["refresh_token"].as_str().expect("registered").to_owned();
+    let mut refresh = reg["refresh_token"]
+        .as_str()
+        .expect("registered")
+        .to_owned();
     let _ = reg["access_token"].as_str().expect("registered");
     let mut h = Histogram::<u64>::new(3).unwrap();
     let started = Instant::now();
@@ -421,16 +442,28 @@ async fn auth(url: &str, n: usize) {
         assert!(r.status().is_success());
         h.record(t.elapsed().as_micros() as u64).unwrap();
     }
-    summary("GET /api/auth/me (token check: JWT + session and user read)", &h, started);
+    summary(
+        "GET /api/auth/me (token check: JWT + session and user read)",
+        &h,
+        started,
+    );
     for (what, hello) in [
-        ("socket connect + hello with a token", json!({"type":"hello","v":1,"token":access})),
-        ("socket connect + hello, anonymous", json!({"type":"hello","v":1,"name":"anon"})),
+        (
+            "socket connect + hello with a token",
+            json!({"type":"hello","v":1,"token":access}),
+        ),
+        (
+            "socket connect + hello, anonymous",
+            json!({"type":"hello","v":1,"name":"anon"}),
+        ),
     ] {
         let mut h = Histogram::<u64>::new(3).unwrap();
         let started = Instant::now();
         for _ in 0..n {
             let t = Instant::now();
-            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+            let (mut ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connect");
             ws.send(Message::text(hello.to_string())).await.unwrap();
             let w = next_json(&mut ws).await;
             assert_eq!(w["type"], "welcome", "{w}");
@@ -488,6 +521,8 @@ async fn main() {
             .await
         }
         Some("auth") => auth(&url, arg(&args, "--n", "200").parse().unwrap()).await,
-        _ => eprintln!("usage: core_bench replay|latency|idle-conns|idle-rooms|auth [--url URL] ..."),
+        _ => {
+            eprintln!("usage: core_bench replay|latency|idle-conns|idle-rooms|auth [--url URL] ...")
+        }
     }
 }

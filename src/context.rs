@@ -20,6 +20,29 @@ pub struct Shared {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub writer: ActorRef<WriterMsg>,
+    /// Faults tests can switch on (never compiled into release builds).
+    #[cfg(feature = "test-hooks")]
+    pub hooks: Arc<TestHooks>,
+}
+
+/// Faults for tests: a server that misbehaves on purpose, to prove the checks that
+/// should notice do notice.
+#[cfg(feature = "test-hooks")]
+#[derive(Default)]
+pub struct TestHooks {
+    /// Acknowledge every n-th edit without applying it (0: off).
+    pub drop_edits_every: std::sync::atomic::AtomicU64,
+    edits_seen: std::sync::atomic::AtomicU64,
+}
+
+#[cfg(feature = "test-hooks")]
+impl TestHooks {
+    /// Whether the edit now being handled is to be dropped.
+    pub fn drop_this_edit(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let every = self.drop_edits_every.load(Relaxed);
+        every > 0 && self.edits_seen.fetch_add(1, Relaxed) % every == every - 1
+    }
 }
 
 /// Everything the HTTP edge needs.

@@ -10,6 +10,7 @@
 //! - [`auth`]: passwords (argon2id), TOTP, access tokens (JWT with key rotation),
 //!   OAuth sign-in with Google and GitHub (authorization code + PKCE).
 //! - [`http`]: the axum edge: `/ws`, REST, health, metrics, access log.
+//! - [`loadtest`]: `codeplatform loadtest`, simulated editors over real sockets.
 //! - [`server`]: start and ordered shutdown of a whole server.
 //! - [`metrics`], [`context`]: per-server metrics and the context passed down.
 
@@ -20,6 +21,7 @@ pub mod collab;
 pub mod config;
 pub mod context;
 pub mod http;
+pub mod loadtest;
 pub mod metrics;
 pub mod protocol;
 pub mod server;

@@ -39,6 +39,8 @@ enum Command {
     },
     /// Print the effective settings as TOML (secrets redacted).
     Config,
+    /// Drive simulated editors against a running server and report latency.
+    Loadtest(codeplatform::loadtest::LoadArgs),
     /// Manage accounts directly in the database (with the server stopped).
     User {
         #[command(subcommand)]
@@ -99,6 +101,17 @@ fn main() -> anyhow::Result<()> {
                 settings.server.data_dir = d;
             }
             create_user(&settings, &email, &username, admin)
+        }
+        Command::Loadtest(args) => {
+            let report = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(codeplatform::loadtest::run(args))?;
+            print!("{}", report.human());
+            if !report.failures.is_empty() {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Serve { listen, data_dir } => {
             if let Some(l) = listen {

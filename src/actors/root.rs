@@ -124,6 +124,8 @@ pub async fn start(
         store,
         metrics: metrics.clone(),
         writer,
+        #[cfg(feature = "test-hooks")]
+        hooks: Default::default(),
     };
     let rooms = Rooms::start(shared.clone(), root.get_cell()).await?;
     let (sessions, _) = Actor::spawn_linked(None, Sessions, metrics, root.get_cell()).await?;

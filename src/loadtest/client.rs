@@ -88,7 +88,12 @@ pub async fn next_json(ws: &mut Ws) -> Option<Value> {
 }
 
 /// Sends a request and waits for its answer, keeping pushes that arrive meanwhile.
-pub async fn call(ws: &mut Ws, mut v: Value, id: u64, kept: &mut VecDeque<Value>) -> Result<Value, String> {
+pub async fn call(
+    ws: &mut Ws,
+    mut v: Value,
+    id: u64,
+    kept: &mut VecDeque<Value>,
+) -> Result<Value, String> {
     v["id"] = json!(id);
     ws.send(Message::text(v.to_string()))
         .await
@@ -162,15 +167,24 @@ impl Client {
         let frame = json!({"type": "edit", "id": id, "room": self.plan.room, "doc": DOC,
             "base": self.doc.version, "ops": [op]});
         self.in_flight = Some((id, Instant::now(), vec![op]));
-        self.stats.counters.edits_sent.fetch_add(1, Ordering::Relaxed);
-        self.stats.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .counters
+            .edits_sent
+            .fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .counters
+            .in_flight
+            .fetch_add(1, Ordering::Relaxed);
         self.send(frame).await
     }
 
     fn finish_in_flight(&mut self) -> Option<(u64, Instant, Vec<EditOp>)> {
         let f = self.in_flight.take();
         if f.is_some() {
-            self.stats.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.stats
+                .counters
+                .in_flight
+                .fetch_sub(1, Ordering::Relaxed);
         }
         f
     }
@@ -215,10 +229,16 @@ impl Client {
     /// Reads and types until the phase says converge; then follows to the target.
     async fn run(&mut self, mut phase: watch::Receiver<Phase>) -> Result<(String, u64), String> {
         let mut typist = Typist::new(self.plan.seed);
-        let period = self.plan.rate.map(|r| Duration::from_secs_f64(1.0 / r.max(0.001)));
+        let period = self
+            .plan
+            .rate
+            .map(|r| Duration::from_secs_f64(1.0 / r.max(0.001)));
         // Typists start at a random point of their period, so rooms do not type in step.
         let offset = period.map_or(Duration::ZERO, |p| p.mul_f64(typist.rng().unit()));
-        let mut tick = tokio::time::interval_at(Instant::now() + offset, period.unwrap_or(Duration::from_secs(3600)));
+        let mut tick = tokio::time::interval_at(
+            Instant::now() + offset,
+            period.unwrap_or(Duration::from_secs(3600)),
+        );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             while let Some(v) = self.held.pop_front() {
@@ -278,7 +298,10 @@ pub async fn run(
     let (mut ws, took) = match connect(&plan.url, &plan.hello).await {
         Ok(c) => c,
         Err(e) => {
-            stats.counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+            stats
+                .counters
+                .connect_failures
+                .fetch_add(1, Ordering::Relaxed);
             let _ = ready.send(Err(e.clone())).await;
             return fail(e);
         }
@@ -287,8 +310,20 @@ pub async fn run(
     stats.counters.connections.fetch_add(1, Ordering::Relaxed);
     let mut held = VecDeque::new();
     let opened = async {
-        call(&mut ws, json!({"type": "join", "room": plan.room}), 1, &mut held).await?;
-        call(&mut ws, json!({"type": "open", "room": plan.room, "doc": DOC}), 2, &mut held).await
+        call(
+            &mut ws,
+            json!({"type": "join", "room": plan.room}),
+            1,
+            &mut held,
+        )
+        .await?;
+        call(
+            &mut ws,
+            json!({"type": "open", "room": plan.room, "doc": DOC}),
+            2,
+            &mut held,
+        )
+        .await
     }
     .await;
     let opened = match opened {

@@ -39,7 +39,8 @@ impl Confirmed {
             if op.pos + op.delete > self.text.len() {
                 return false;
             }
-            self.text.splice(op.pos..op.pos + op.delete, op.insert.chars());
+            self.text
+                .splice(op.pos..op.pos + op.delete, op.insert.chars());
         }
         true
     }
@@ -77,7 +78,7 @@ impl Rng {
             | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -85,18 +86,18 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        if n == 0 { 0 } else { self.next_u64() % n }
     }
 
     /// A uniform float in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
 const WORDS: &[&str] = &[
-    "let ", "fn ", "x", "y", " = ", "1", "0", ";", "\n", "    ", "(", ")", "{", "}", "self",
-    ".", "map", "value", " + ", "ok", "é", "λ", "→",
+    "let ", "fn ", "x", "y", " = ", "1", "0", ";", "\n", "    ", "(", ")", "{", "}", "self", ".",
+    "map", "value", " + ", "ok", "é", "λ", "→",
 ];
 
 /// The typist: a cursor that wanders, mostly types, sometimes deletes.
@@ -165,13 +166,21 @@ mod tests {
         let mut c = Confirmed::default();
         for v in 1..=5000 {
             let op = t.next_edit(&c.text, 500);
-            assert_eq!(c.apply(v, std::slice::from_ref(&op)), Applied::Next, "{op:?}");
+            assert_eq!(
+                c.apply(v, std::slice::from_ref(&op)),
+                Applied::Next,
+                "{op:?}"
+            );
             assert!(c.text.len() <= 600);
         }
         assert!(!c.text.is_empty());
         assert_eq!(c.apply(3, &[]), Applied::Old);
         assert_eq!(c.apply(5002, &[]), Applied::Gap);
-        let past_end = EditOp { pos: 10_000, delete: 0, insert: "x".into() };
+        let past_end = EditOp {
+            pos: 10_000,
+            delete: 0,
+            insert: "x".into(),
+        };
         assert_eq!(c.apply(5001, &[past_end]), Applied::Gap);
     }
 }

@@ -179,6 +179,12 @@ impl RoomState {
         ticket: Ticket,
     ) {
         let received = Instant::now();
+        #[cfg(feature = "test-hooks")]
+        if self.shared.hooks.drop_this_edit() {
+            // A lying server: the ack claims a version the edit never became.
+            let version = self.docs.get(doc).map_or(0, |e| e.doc.version()) + 1;
+            return ticket.ok(OkBody::Edited { version, ops: None });
+        }
         let limits = &self.shared.settings.limits;
         if ops.len() > limits.max_ops_per_edit {
             let msg = format!("at most {} ops per edit", limits.max_ops_per_edit);
