@@ -327,6 +327,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         bytes_in: c.bytes_in.load(Ordering::Relaxed),
         bytes_out: c.bytes_out.load(Ordering::Relaxed),
         edit_to_peer_ms: Quantiles::of(&stats.edit_to_peer()),
+        edit_to_peer_distribution: report::distribution(&stats.edit_to_peer()),
         ack_ms: Quantiles::of(&stats.ack()),
         connect_ms: Quantiles::of(&stats.connect()),
         errors_total: errors.values().sum(),

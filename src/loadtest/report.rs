@@ -53,6 +53,27 @@ impl Quantiles {
     }
 }
 
+/// One point of a latency distribution: `percentile` (0–100) of samples are at or
+/// below `ms`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Percentile {
+    pub percentile: f64,
+    pub ms: f64,
+}
+
+/// The distribution of `h` at log-spaced percentiles (50, 75, 87.5, … up to the max).
+pub fn distribution(h: &Histogram<u64>) -> Vec<Percentile> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    h.iter_quantiles(2)
+        .map(|v| Percentile {
+            percentile: v.percentile(),
+            ms: v.value_iterated_to() as f64 / 1000.0,
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub urls: Vec<String>,
@@ -76,6 +97,8 @@ pub struct Report {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub edit_to_peer_ms: Quantiles,
+    /// The whole edit-to-peer distribution, for plots.
+    pub edit_to_peer_distribution: Vec<Percentile>,
     pub ack_ms: Quantiles,
     pub connect_ms: Quantiles,
     pub errors: BTreeMap<String, u64>,
