@@ -7,6 +7,7 @@ pub mod client;
 pub mod report;
 pub mod stats;
 pub mod text;
+pub mod trace;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,6 +81,19 @@ pub struct LoadArgs {
     /// Seed of the typists' random choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Replay this editing trace (.json.gz) in every room, one typist per room, as
+    /// fast as acks come; the run ends when every room has replayed it, and each
+    /// room's final text must equal the trace's end.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Halfway through, every client drops its socket and reconnects at once; the
+    /// report says how long until all were back.
+    #[arg(long)]
+    pub reconnect_storm: bool,
+    /// Extra clients (spread over the rooms) that open the document and then never
+    /// read.
+    #[arg(long, default_value_t = 0)]
+    pub slow_readers: usize,
 }
 
 /// Raises the open-file limit to the hard limit; says so when `needed` is above it.
@@ -210,13 +224,43 @@ fn progress(stats: &Stats, bar: &indicatif::ProgressBar) {
     ));
 }
 
+/// Drops every client's socket at once; seconds until all of the `expected` are
+/// back (joined and caught up), or `None` if some never came back in two minutes.
+async fn storm(
+    tx: &watch::Sender<u64>,
+    back: &mut mpsc::UnboundedReceiver<Instant>,
+    expected: usize,
+    stats: &Stats,
+    bar: &indicatif::ProgressBar,
+) -> Option<f64> {
+    let started = Instant::now();
+    tx.send_modify(|g| *g += 1);
+    let deadline = started + Duration::from_secs(120);
+    let mut last = started;
+    for _ in 0..expected {
+        tokio::select! {
+            at = back.recv() => match at {
+                Some(at) => last = last.max(at),
+                None => return None,
+            },
+            _ = tokio::time::sleep_until(deadline) => return None,
+        }
+        progress(stats, bar);
+    }
+    Some(last.duration_since(started).as_secs_f64())
+}
+
 /// Runs the load test; the report (already judged against the limits).
 pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
     let total = args.rooms * args.clients_per_room;
     if args.typists_per_room > args.clients_per_room {
         bail!("--typists-per-room cannot exceed --clients-per-room");
     }
-    raise_fd_limit(total + args.rooms);
+    raise_fd_limit(total + args.slow_readers + args.rooms);
+    let trace = match &args.trace {
+        Some(path) => Some(Arc::new(trace::Trace::load(path)?)),
+        None => None,
+    };
     let hellos = identities(&args).await?;
     let rooms = create_rooms(&args.urls[0], &hellos[0], args.rooms).await?;
     let stats = Arc::new(Stats::default());
@@ -224,6 +268,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
     bar.enable_steady_tick(Duration::from_millis(200));
 
     let run_started = Instant::now();
+    let (storm_tx, storm_rx) = watch::channel(0u64);
+    let (back_tx, mut back_rx) = mpsc::unbounded_channel();
+    let total = total + args.slow_readers;
     let (ready_tx, mut ready_rx) = mpsc::channel(total.max(1));
     let mut phases = Vec::new();
     let mut handles = Vec::new();
@@ -232,15 +279,25 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         let (phase_tx, phase_rx) = watch::channel(Phase::Run);
         phases.push(phase_tx);
         let latency = Arc::new(RoomLatency::default());
-        for c in 0..args.clients_per_room {
+        // Slow readers are spread over the rooms, after the regular clients.
+        let slow_here = (args.slow_readers + args.rooms - 1 - r) / args.rooms;
+        for c in 0..args.clients_per_room + slow_here {
             let i = r * args.clients_per_room + c;
+            let typist = match &trace {
+                Some(_) => c == 0,
+                None => c < args.typists_per_room,
+            };
             let plan = Plan {
                 url: args.urls[i % args.urls.len()].clone(),
                 hello: hellos[i % hellos.len()].clone(),
                 room: room.clone(),
                 latency: latency.clone(),
-                rate: (c < args.typists_per_room).then_some(args.rate),
+                rate: typist.then_some(args.rate),
+                trace: trace.clone().filter(|_| typist),
+                slow: c >= args.clients_per_room,
                 seed: args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
+                storm: storm_rx.clone(),
+                back: back_tx.clone(),
             };
             let (stats, phase, ready) = (stats.clone(), phase_rx.clone(), ready_tx.clone());
             let start = step * i as u32;
@@ -264,10 +321,37 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
             _ = tokio::time::sleep(Duration::from_secs(1)) => progress(&stats, &bar),
         }
     }
+    drop(back_tx);
     let typing_started = Instant::now();
     let end = typing_started + args.duration;
-    while Instant::now() < end {
-        tokio::time::sleep(Duration::from_secs(1).min(end - Instant::now())).await;
+    let storm_at =
+        (args.reconnect_storm && trace.is_none()).then(|| typing_started + args.duration / 2);
+    let mut storm_secs = None;
+    loop {
+        let now = Instant::now();
+        let done = match &trace {
+            Some(_) => stats.counters.traces_done.load(Ordering::Relaxed) >= args.rooms as u64,
+            None => now >= end,
+        };
+        if done {
+            break;
+        }
+        if let Some(at) = storm_at
+            && storm_secs.is_none()
+            && now >= at
+        {
+            storm_secs = Some(
+                storm(
+                    &storm_tx,
+                    &mut back_rx,
+                    total - args.slow_readers,
+                    &stats,
+                    &bar,
+                )
+                .await,
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
         progress(&stats, &bar);
     }
     let typed_for = typing_started.elapsed();
@@ -294,6 +378,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
     for (r, handle) in handles {
         let outcome = tokio::time::timeout(Duration::from_secs(60), handle).await;
         let text = match outcome {
+            Ok(Ok(o)) if o.unchecked => continue,
             Ok(Ok(o)) => o.text,
             _ => None,
         };
@@ -301,6 +386,14 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         if finals[r].is_some() && !same {
             divergent += 1;
         }
+    }
+    // A replayed trace must also end exactly as the trace does.
+    if let Some(t) = &trace {
+        divergent += finals
+            .iter()
+            .flatten()
+            .filter(|(text, _)| *text != t.end)
+            .count() as u64;
     }
     bar.finish_and_clear();
     let unchecked = finals.iter().filter(|f| f.is_none()).count() as u64;
@@ -313,6 +406,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         clients_per_room: args.clients_per_room,
         typists_per_room: args.typists_per_room,
         rate_per_typist: args.rate,
+        trace: args.trace.as_ref().map(|p| p.display().to_string()),
         duration_secs: typed_for.as_secs_f64(),
         elapsed_secs: elapsed.as_secs_f64(),
         connections_requested: total,
@@ -335,6 +429,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         disconnects: c.disconnects.load(Ordering::Relaxed),
         reconnects: c.reconnects.load(Ordering::Relaxed),
         resyncs: c.resyncs.load(Ordering::Relaxed),
+        slow_readers: args.slow_readers,
+        reconnect_storm_secs: storm_secs.flatten(),
         converged: divergent == 0 && unchecked == 0,
         divergent_clients: divergent,
         unchecked_rooms: unchecked,

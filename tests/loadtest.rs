@@ -97,3 +97,59 @@ async fn registered_users_sign_in_with_tokens() {
     assert_eq!(r["converged"], true);
     assert!(r["edits_acked"].as_u64().unwrap() > 50);
 }
+
+/// Writes a small editing trace in the josephg/editing-traces format.
+fn write_trace(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    use std::io::Write;
+    let mut text: Vec<char> = Vec::new();
+    let mut txns = Vec::new();
+    for i in 0..400usize {
+        let patch = if i % 5 == 4 && text.len() > 3 {
+            let pos = (i * 7) % (text.len() - 2);
+            text.drain(pos..pos + 2);
+            serde_json::json!([pos, 2, ""])
+        } else {
+            let pos = (i * 13) % (text.len() + 1);
+            let ins = format!("w{i}é ");
+            for (k, c) in ins.chars().enumerate() {
+                text.insert(pos + k, c);
+            }
+            serde_json::json!([pos, 0, ins])
+        };
+        txns.push(serde_json::json!({"time": "", "patches": [patch]}));
+    }
+    let end: String = text.into_iter().collect();
+    let json = serde_json::json!({"startContent": "", "endContent": end, "txns": txns});
+    let path = dir.join("small.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(json.to_string().as_bytes()).unwrap();
+    gz.finish().unwrap();
+    (path, end)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_slow_readers_and_a_reconnect_storm() {
+    let server = TestServer::start(&[]).await;
+    // A trace replayed in every room ends exactly as the trace does.
+    let (trace, _) = write_trace(&server.data_dir());
+    let trace = trace.display().to_string();
+    let (status, r, text) = tokio::task::block_in_place(|| loadtest(&server, &["--trace", &trace]));
+    assert!(status.success(), "{text}");
+    assert_eq!(r["edits_acked"], 4 * 400, "{r}");
+    assert_eq!(r["converged"], true);
+    assert!(text.contains("replaying"), "{text}");
+
+    // Slow readers do not stop the others; a storm brings everyone back, caught up.
+    let (status, r, text) = tokio::task::block_in_place(|| {
+        loadtest(&server, &["--slow-readers", "3", "--reconnect-storm"])
+    });
+    assert!(status.success(), "{text}");
+    assert_eq!(r["connections"], 19, "{r}");
+    assert_eq!(r["slow_readers"], 3);
+    assert_eq!(r["reconnects"], 16, "{r}");
+    assert!(r["reconnect_storm_secs"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(r["converged"], true, "{r}");
+}

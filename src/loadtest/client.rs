@@ -17,6 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::stats::{RoomLatency, Stats};
 use super::text::{Applied, Confirmed, Typist, ops_of};
+use super::trace::Trace;
+use crate::actors::rate_limit::TokenBucket;
 use crate::protocol::EditOp;
 
 pub type Ws =
@@ -27,6 +29,9 @@ pub const DOC: &str = "main.txt";
 
 /// Documents are kept below this many characters (typists delete beyond it).
 const MAX_DOC_CHARS: usize = 20_000;
+
+/// Edits a trace replay keeps in flight.
+const TRACE_WINDOW: usize = 64;
 
 /// How long a client waits for any single answer before giving up on it.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,7 +54,15 @@ pub struct Plan {
     pub latency: Arc<RoomLatency>,
     /// Edits per second, for typists.
     pub rate: Option<f64>,
+    /// Replay this trace as fast as acks come, instead of typing at `rate`.
+    pub trace: Option<Arc<Trace>>,
+    /// A slow reader: opens the document, then never reads again.
+    pub slow: bool,
     pub seed: u64,
+    /// Each change asks every client to drop its socket and reconnect at once.
+    pub storm: watch::Receiver<u64>,
+    /// Told each time this client is back after a storm.
+    pub back: tokio::sync::mpsc::UnboundedSender<Instant>,
 }
 
 /// What a client reports at the end.
@@ -58,10 +71,23 @@ pub struct Outcome {
     /// The copy's text and version once it reached the target, if it did.
     pub text: Option<(String, u64)>,
     pub failure: Option<String>,
+    /// A slow reader: not expected to have kept up, so not checked.
+    pub unchecked: bool,
 }
 
 /// Connects and says hello; the socket and the connect time.
 pub async fn connect(url: &str, hello: &Value) -> Result<(Ws, Duration), String> {
+    connect_paced(url, hello)
+        .await
+        .map(|(ws, took, _)| (ws, took))
+}
+
+/// Like [`connect`], also returning a token bucket with the edit rate and burst the
+/// server announced in `welcome`, so a client never sends faster than allowed.
+pub async fn connect_paced(
+    url: &str,
+    hello: &Value,
+) -> Result<(Ws, Duration, TokenBucket), String> {
     let t = Instant::now();
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
@@ -70,7 +96,16 @@ pub async fn connect(url: &str, hello: &Value) -> Result<(Ws, Duration), String>
         .await
         .map_err(|e| format!("hello: {e}"))?;
     match next_json(&mut ws).await {
-        Some(w) if w["type"] == "welcome" => Ok((ws, t.elapsed())),
+        Some(w) if w["type"] == "welcome" => {
+            let limit = |k: &str| {
+                w["limits"][k]
+                    .as_u64()
+                    .unwrap_or(u32::MAX as u64)
+                    .min(u32::MAX as u64) as u32
+            };
+            let bucket = TokenBucket::new(limit("edits_per_sec"), limit("edits_burst"));
+            Ok((ws, t.elapsed(), bucket))
+        }
         Some(other) => Err(format!("hello refused: {other}")),
         None => Err("closed before welcome".into()),
     }
@@ -117,10 +152,18 @@ struct Client {
     stats: Arc<Stats>,
     doc: Confirmed,
     next_id: u64,
-    /// The edit awaiting its ack: request id, send time, ops.
-    in_flight: Option<(u64, Instant, Vec<EditOp>)>,
+    /// Edits awaiting their acks, oldest first: request id, send time, ops. Typists
+    /// keep one in flight; a trace replay pipelines up to [`TRACE_WINDOW`] (exact,
+    /// since no one else edits its room).
+    in_flight: VecDeque<(u64, Instant, Vec<EditOp>)>,
     /// Frames held back while a resynchronisation is outstanding.
     held: VecDeque<Value>,
+    /// The next trace edit to send.
+    trace_at: usize,
+    /// The server's edit rate limit, kept on our side.
+    pace: TokenBucket,
+    /// When the rate limit allows the next edit, if it is holding one back.
+    paced_until: Option<Instant>,
 }
 
 impl Client {
@@ -143,6 +186,10 @@ impl Client {
     /// `open` with our version: catch up on what the copy missed.
     async fn resync(&mut self) -> Result<(), String> {
         self.stats.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        self.catch_up().await
+    }
+
+    async fn catch_up(&mut self) -> Result<(), String> {
         let id = self.take_id();
         let req = json!({"type": "open", "room": self.plan.room, "doc": DOC, "version": self.doc.version});
         let mut kept = std::mem::take(&mut self.held);
@@ -161,12 +208,52 @@ impl Client {
         Ok(())
     }
 
-    async fn type_one(&mut self, typist: &mut Typist) -> Result<(), String> {
-        let op = typist.next_edit(&self.doc.text, MAX_DOC_CHARS);
+    /// Drops the socket (as a network failure would), reconnects, rejoins and
+    /// catches up from the copy's version.
+    async fn reconnect(&mut self) -> Result<(), String> {
+        let _ = self.ws.close(None).await;
+        // The edits in flight may or may not have been applied: the catch-up says.
+        while self.finish_in_flight(None).is_some() {}
+        self.held.clear();
+        let (ws, took, pace) = connect_paced(&self.plan.url, &self.plan.hello).await?;
+        self.ws = ws;
+        self.pace = pace;
+        self.stats.record_connect(took);
+        self.stats
+            .counters
+            .reconnects
+            .fetch_add(1, Ordering::Relaxed);
+        let id = self.take_id();
+        let mut kept = VecDeque::new();
+        let join = json!({"type": "join", "room": self.plan.room});
+        call(&mut self.ws, join, id, &mut kept).await?;
+        self.held = kept;
+        self.catch_up().await?;
+        let _ = self.plan.back.send(Instant::now());
+        Ok(())
+    }
+
+    /// Sends the next edit unless the rate limit says to wait; whether it sent.
+    async fn type_one(&mut self, typist: &mut Typist) -> Result<bool, String> {
+        if let Err(wait) = self.pace.take() {
+            self.paced_until = Some(Instant::now() + wait);
+            return Ok(false);
+        }
+        self.paced_until = None;
+        let ops = match &self.plan.trace {
+            Some(trace) => match trace.edits.get(self.trace_at) {
+                Some(ops) => {
+                    self.trace_at += 1;
+                    ops.clone()
+                }
+                None => return Ok(false),
+            },
+            None => vec![typist.next_edit(&self.doc.text, MAX_DOC_CHARS)],
+        };
         let id = self.take_id();
         let frame = json!({"type": "edit", "id": id, "room": self.plan.room, "doc": DOC,
-            "base": self.doc.version, "ops": [op]});
-        self.in_flight = Some((id, Instant::now(), vec![op]));
+            "base": self.doc.version, "ops": ops});
+        self.in_flight.push_back((id, Instant::now(), ops));
         self.stats
             .counters
             .edits_sent
@@ -175,11 +262,16 @@ impl Client {
             .counters
             .in_flight
             .fetch_add(1, Ordering::Relaxed);
-        self.send(frame).await
+        self.send(frame).await.map(|()| true)
     }
 
-    fn finish_in_flight(&mut self) -> Option<(u64, Instant, Vec<EditOp>)> {
-        let f = self.in_flight.take();
+    /// Takes the edit in flight with request id `id` (any, for `None`).
+    fn finish_in_flight(&mut self, id: Option<&Value>) -> Option<(u64, Instant, Vec<EditOp>)> {
+        let at = match id {
+            Some(id) => self.in_flight.iter().position(|f| *id == json!(f.0))?,
+            None => 0,
+        };
+        let f = self.in_flight.remove(at);
         if f.is_some() {
             self.stats
                 .counters
@@ -192,11 +284,20 @@ impl Client {
     /// Handles one frame from the server.
     async fn handle(&mut self, v: Value) -> Result<(), String> {
         let now = Instant::now();
-        let mine = self.in_flight.as_ref().map(|f| f.0);
+        let mine = self.in_flight.iter().any(|f| v["id"] == json!(f.0));
         match v["type"].as_str().unwrap_or("") {
-            "ok" if mine.is_some() && v["id"] == json!(mine) => {
-                let (_, sent, ops) = self.finish_in_flight().expect("in flight");
+            "ok" if mine => {
+                let (_, sent, ops) = self.finish_in_flight(Some(&v["id"])).expect("in flight");
                 self.stats.record_ack(now.saturating_duration_since(sent));
+                if let Some(trace) = &self.plan.trace
+                    && self.trace_at == trace.edits.len()
+                    && self.in_flight.is_empty()
+                {
+                    self.stats
+                        .counters
+                        .traces_done
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 let version = v["version"].as_u64().ok_or("ack without version")?;
                 let ops = v.get("ops").and_then(ops_of).unwrap_or(ops);
                 self.plan.latency.sent(version, sent, &self.stats);
@@ -204,8 +305,8 @@ impl Client {
                     self.resync().await?;
                 }
             }
-            "error" if mine.is_some() && v["id"] == json!(mine) => {
-                self.finish_in_flight();
+            "error" if mine => {
+                self.finish_in_flight(Some(&v["id"]));
                 self.stats.error(v["code"].as_str().unwrap_or("unknown"));
                 // The edit did not happen; our copy is still the server's at `version`.
             }
@@ -240,13 +341,19 @@ impl Client {
             period.unwrap_or(Duration::from_secs(3600)),
         );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut storm = self.plan.storm.clone();
         loop {
             while let Some(v) = self.held.pop_front() {
                 self.handle(v).await?;
             }
+            // A trace is replayed as fast as acks come back.
+            let running = *phase.borrow() == Phase::Run;
+            if self.plan.trace.is_some() && running {
+                while self.in_flight.len() < TRACE_WINDOW && self.type_one(&mut typist).await? {}
+            }
             let current = phase.borrow().clone();
             if let Phase::Converge(target) = current
-                && self.in_flight.is_none()
+                && self.in_flight.is_empty()
                 && self.doc.version >= target
             {
                 return Ok((self.doc.string(), self.doc.version));
@@ -268,15 +375,24 @@ impl Client {
                     let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
                     self.handle(v).await?;
                 }
-                _ = tick.tick(), if period.is_some() => {
+                _ = tick.tick(), if period.is_some() && self.plan.trace.is_none() => {
                     // One edit in flight: a tick while one is pending is skipped.
-                    if *phase.borrow() == Phase::Run && self.in_flight.is_none() {
+                    if *phase.borrow() == Phase::Run && self.in_flight.is_empty() {
                         self.type_one(&mut typist).await?;
                     }
+                }
+                _ = tokio::time::sleep_until(self.paced_until.unwrap_or_else(Instant::now)),
+                    if self.paced_until.is_some() && self.plan.trace.is_some() => {
+                    self.paced_until = None;
                 }
                 changed = phase.changed() => {
                     if changed.is_err() {
                         return Err("controller gone".into());
+                    }
+                }
+                changed = storm.changed() => {
+                    if changed.is_ok() {
+                        self.reconnect().await?;
                     }
                 }
             }
@@ -294,8 +410,9 @@ pub async fn run(
     let fail = |e: String| Outcome {
         text: None,
         failure: Some(e),
+        unchecked: false,
     };
-    let (mut ws, took) = match connect(&plan.url, &plan.hello).await {
+    let (mut ws, took, pace) = match connect_paced(&plan.url, &plan.hello).await {
         Ok(c) => c,
         Err(e) => {
             stats
@@ -335,6 +452,22 @@ pub async fn run(
         }
     };
     let _ = ready.send(Ok(())).await;
+    if plan.slow {
+        // Never read again: the server must cope (drop our pushes, then resync us)
+        // without slowing anyone else. Hold the socket until the run converges.
+        let mut phase = phase;
+        while !matches!(*phase.borrow(), Phase::Converge(_)) {
+            if phase.changed().await.is_err() {
+                break;
+            }
+        }
+        drop(ws);
+        return Outcome {
+            text: None,
+            failure: None,
+            unchecked: true,
+        };
+    }
     let doc = Confirmed::new(
         opened["text"].as_str().unwrap_or(""),
         opened["version"].as_u64().unwrap_or(0),
@@ -345,18 +478,20 @@ pub async fn run(
         stats: stats.clone(),
         doc,
         next_id: 10,
-        in_flight: None,
+        in_flight: VecDeque::new(),
         held,
+        trace_at: 0,
+        pace,
+        paced_until: None,
     };
     let result = client.run(phase).await;
-    if client.in_flight.is_some() {
-        client.finish_in_flight();
-    }
+    while client.finish_in_flight(None).is_some() {}
     let _ = client.ws.close(None).await;
     match result {
         Ok(t) => Outcome {
             text: Some(t),
             failure: None,
+            unchecked: false,
         },
         Err(e) => {
             stats.counters.disconnects.fetch_add(1, Ordering::Relaxed);

@@ -81,6 +81,8 @@ pub struct Report {
     pub clients_per_room: usize,
     pub typists_per_room: usize,
     pub rate_per_typist: f64,
+    /// The trace replayed in every room, if any.
+    pub trace: Option<String>,
     /// Typing time after every client connected.
     pub duration_secs: f64,
     /// From the first connection to the end of typing (ramp-up included).
@@ -106,6 +108,11 @@ pub struct Report {
     pub disconnects: u64,
     pub reconnects: u64,
     pub resyncs: u64,
+    /// Clients that stopped reading (not checked for convergence).
+    pub slow_readers: usize,
+    /// With `--reconnect-storm`: seconds from dropping every socket until all
+    /// clients were back and caught up (`null` if some never came back).
+    pub reconnect_storm_secs: Option<f64>,
     /// Every client's text equals the server's, for every room.
     pub converged: bool,
     /// Clients whose text differed, or that never reached the final version.
@@ -143,12 +150,17 @@ impl Report {
     }
 
     pub fn human(&self) -> String {
+        let typing = match &self.trace {
+            Some(t) => format!("one replaying {t}"),
+            None => format!(
+                "{} typing at {}/s",
+                self.typists_per_room, self.rate_per_typist
+            ),
+        };
         let mut s = format!(
-            "load test: {} rooms × {} clients ({} typing at {}/s) for {:.1} s against {}\n",
+            "load test: {} rooms × {} clients ({typing}) for {:.1} s against {}\n",
             self.rooms,
             self.clients_per_room,
-            self.typists_per_room,
-            self.rate_per_typist,
             self.duration_secs,
             self.urls.join(", ")
         );
@@ -173,6 +185,9 @@ impl Report {
             "errors: {} {:?}; disconnects {}; reconnects {}; resyncs {}\n",
             self.errors_total, self.errors, self.disconnects, self.reconnects, self.resyncs
         );
+        if let Some(secs) = self.reconnect_storm_secs {
+            s += &format!("reconnect storm: every client back and caught up in {secs:.2} s\n");
+        }
         s += &format!(
             "converged: {} ({} divergent clients)\n",
             self.converged, self.divergent_clients

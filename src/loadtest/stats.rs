@@ -95,6 +95,8 @@ pub struct Counters {
     pub reconnects: AtomicU64,
     pub resyncs: AtomicU64,
     pub in_flight: AtomicU64,
+    /// Rooms whose trace replay has finished.
+    pub traces_done: AtomicU64,
 }
 
 /// One second of the run, for the timeline.
