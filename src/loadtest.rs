@@ -4,6 +4,7 @@
 //! server's text.
 
 pub mod client;
+pub mod plot;
 pub mod report;
 pub mod stats;
 pub mod text;
@@ -72,6 +73,9 @@ pub struct LoadArgs {
     /// Write the JSON report here.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Write a plot of latency over time and its distribution (.svg or .png).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// Fail (exit 1) if edit-to-peer p99 exceeds this many milliseconds.
     #[arg(long)]
     pub max_p99_ms: Option<f64>,
@@ -255,6 +259,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
     let total = args.rooms * args.clients_per_room;
     if args.typists_per_room > args.clients_per_room {
         bail!("--typists-per-room cannot exceed --clients-per-room");
+    }
+    if let Some(path) = &args.plot {
+        plot::check_path(path)?;
     }
     raise_fd_limit(total + args.slow_readers + args.rooms);
     let trace = match &args.trace {
@@ -442,6 +449,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        plot::write(&report, path)?;
     }
     Ok(report)
 }
