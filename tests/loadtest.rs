@@ -38,9 +38,18 @@ fn loadtest(server: &TestServer, extra: &[&str]) -> (std::process::ExitStatus, V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_measures_and_converges() {
     let server = TestServer::start(&[]).await;
-    let (status, r, text) =
-        tokio::task::block_in_place(|| loadtest(&server, &["--max-errors", "0"]));
+    let plot = server.data_dir().join("latency.svg");
+    let plot_arg = plot.display().to_string();
+    let (status, r, text) = tokio::task::block_in_place(|| {
+        loadtest(&server, &["--max-errors", "0", "--plot", &plot_arg])
+    });
     assert!(status.success(), "{text}");
+    let svg = std::fs::read_to_string(&plot).expect("the plot was written");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("p99"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
     assert_eq!(r["connections"], 16, "{r}");
     assert!(r["edits_acked"].as_u64().unwrap() > 50, "{r}");
     assert_eq!(r["edits_acked"], r["edits_sent"]);
