@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use redb::Database;
 use tokio::time::Instant;
 
 use super::schema::{CHAT, DOC_EDITS, DOC_SNAPSHOTS, ROOMS};
@@ -79,7 +78,7 @@ pub struct WriterArgs {
 }
 
 pub struct WriterState {
-    db: Arc<Database>,
+    store: Store,
     max_batch: usize,
     metrics: Arc<Metrics>,
     pending_ops: Vec<WriteOp>,
@@ -98,7 +97,7 @@ impl Actor for StorageWriter {
         args: WriterArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(WriterState {
-            db: args.store.db().clone(),
+            store: args.store,
             max_batch: args.max_batch,
             metrics: args.metrics,
             pending_ops: Vec::new(),
@@ -156,8 +155,8 @@ async fn flush(state: &mut WriterState) {
     let result = if ops.is_empty() {
         Ok(())
     } else {
-        let db = state.db.clone();
-        match tokio::task::spawn_blocking(move || commit(&db, ops)).await {
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || commit(&store, ops)).await {
             Ok(r) => r,
             Err(e) => Err(StorageError::Db(format!("commit task: {e}"))),
         }
@@ -188,8 +187,11 @@ type Chunks = HashMap<(Arc<str>, Arc<str>), (u64, Vec<u8>)>;
 /// document per commit instead of one per edit. A snapshot of a document makes its
 /// chunk so far redundant (every record in it is at or below the snapshot's version),
 /// so the chunk is dropped and the stored ones are deleted with it.
-fn commit(db: &Database, ops: Vec<WriteOp>) -> Result<(), StorageError> {
-    let txn = db.begin_write()?;
+///
+/// Blocking (it waits for the fsync): the actor runs it on the blocking pool. Public
+/// so the storage benchmark measures exactly this commit.
+pub fn commit(store: &Store, ops: Vec<WriteOp>) -> Result<(), StorageError> {
+    let txn = store.db().begin_write()?;
     {
         let mut rooms = txn.open_table(ROOMS)?;
         let mut edits = txn.open_table(DOC_EDITS)?;
