@@ -9,6 +9,7 @@ pub mod live;
 pub mod oauth_link;
 pub mod records;
 pub mod service;
+pub mod sessions;
 pub mod store;
 pub mod throttle;
 pub mod two_factor;

@@ -355,26 +355,9 @@ pub async fn follow(c: &mut Client, room: &str, doc: &str, m: &mut Mirror, targe
     resyncs
 }
 
-/// Edits for a random thin-client session, keyed by nothing: a small deterministic PRNG.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407)
-            | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-}
+/// A small deterministic PRNG: the load tester's.
+#[allow(unused_imports)]
+pub use codeplatform::loadtest::text::Rng;
 
 /// One patch of a trace: (position, characters deleted, text inserted).
 pub type Patch = (usize, usize, String);
