@@ -9,6 +9,7 @@ pub mod report;
 pub mod stats;
 pub mod text;
 pub mod trace;
+pub mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,9 +21,10 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use self::client::{DOC, Phase, Plan, call, connect};
+use self::client::{DOC, Phase, Plan};
 use self::report::{Quantiles, Report};
 use self::stats::{RoomLatency, Stats};
+use self::wire::{call, connect};
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
@@ -98,6 +100,13 @@ pub struct LoadArgs {
     /// read.
     #[arg(long, default_value_t = 0)]
     pub slow_readers: usize,
+    /// Cursor moves per second per client (0: none). Moves are coalesced by the
+    /// server into `presence` pushes to the whole room.
+    #[arg(long, default_value_t = 0.2)]
+    pub cursor_rate: f64,
+    /// Each client sends a chat message this often on average (0: never).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub chat_every: Duration,
 }
 
 /// Raises the open-file limit to the hard limit; says so when `needed` is above it.
@@ -302,6 +311,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
                 rate: typist.then_some(args.rate),
                 trace: trace.clone().filter(|_| typist),
                 slow: c >= args.clients_per_room,
+                cursor_every: (args.cursor_rate > 0.0)
+                    .then(|| Duration::from_secs_f64(1.0 / args.cursor_rate)),
+                chat_every: (!args.chat_every.is_zero()).then_some(args.chat_every),
                 seed: args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
                 storm: storm_rx.clone(),
                 back: back_tx.clone(),
@@ -382,12 +394,25 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         finals.push(f.ok());
     }
     let mut divergent = 0u64;
+    let mut reasons = std::collections::BTreeMap::<String, u64>::new();
     for (r, handle) in handles {
         let outcome = tokio::time::timeout(Duration::from_secs(60), handle).await;
         let text = match outcome {
             Ok(Ok(o)) if o.unchecked => continue,
-            Ok(Ok(o)) => o.text,
-            _ => None,
+            Ok(Ok(o)) => {
+                if let Some(why) = o.failure {
+                    *reasons.entry(why.chars().take(120).collect()).or_default() += 1;
+                }
+                o.text
+            }
+            Ok(Err(_)) => {
+                *reasons.entry("client task panicked".into()).or_default() += 1;
+                None
+            }
+            Err(_) => {
+                *reasons.entry("did not finish in 60 s".into()).or_default() += 1;
+                None
+            }
         };
         let same = matches!((&finals[r], &text), (Some((want, v)), Some((got, gv))) if want == got && v == gv);
         if finals[r].is_some() && !same {
@@ -419,10 +444,16 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         connections_requested: total,
         connections: c.connections.load(Ordering::Relaxed),
         connect_failures: c.connect_failures.load(Ordering::Relaxed),
+        connect_retries: c.connect_retries.load(Ordering::Relaxed),
         edits_sent: c.edits_sent.load(Ordering::Relaxed),
         edits_acked: acked,
         edits_per_sec: acked as f64 / elapsed.as_secs_f64().max(0.001),
         pushes_received: c.pushes.load(Ordering::Relaxed),
+        cursors_sent: c.cursors_sent.load(Ordering::Relaxed),
+        presence_received: c.presence_received.load(Ordering::Relaxed),
+        chats_sent: c.chats_sent.load(Ordering::Relaxed),
+        chats_acked: c.chats_acked.load(Ordering::Relaxed),
+        chats_received: c.chats_received.load(Ordering::Relaxed),
         frames_in: c.frames_in.load(Ordering::Relaxed),
         frames_out: c.frames_out.load(Ordering::Relaxed),
         bytes_in: c.bytes_in.load(Ordering::Relaxed),
@@ -434,6 +465,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         errors_total: errors.values().sum(),
         errors,
         disconnects: c.disconnects.load(Ordering::Relaxed),
+        disconnect_reasons: reasons,
         reconnects: c.reconnects.load(Ordering::Relaxed),
         resyncs: c.resyncs.load(Ordering::Relaxed),
         slow_readers: args.slow_readers,

@@ -27,6 +27,24 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
 }
 
+/// Connections the kernel may hold for us before we accept them. tokio's `bind`
+/// asks for 1,024: when thousands of editors reconnect at once (a node restart, a
+/// network blip), the overflow is dropped and each of those clients waits a SYN
+/// retransmission (1 s, then 3 s, 7 s...). The kernel caps this at
+/// `net.core.somaxconn`, so asking for the most means "as many as the host allows".
+const LISTEN_BACKLOG: u32 = 65_535;
+
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As `TcpListener::bind` does: a restarted server can take its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl Server {
     /// Opens storage, builds the tree and starts listening (`listen` port 0 picks one).
     pub async fn start(settings: Settings) -> anyhow::Result<Server> {
@@ -38,8 +56,7 @@ impl Server {
             .with_context(|| format!("opening the database {}", db_path.display()))?;
         let metrics = Arc::new(Metrics::new());
         let tree = root::start(settings.clone(), store, metrics).await?;
-        let listener = tokio::net::TcpListener::bind(settings.server.listen)
-            .await
+        let listener = listen(settings.server.listen)
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
         let app = crate::http::router(tree.ctx.clone(), settings.server.tls())

@@ -41,7 +41,19 @@ async fn a_short_run_measures_and_converges() {
     let plot = server.data_dir().join("latency.svg");
     let plot_arg = plot.display().to_string();
     let (status, r, text) = tokio::task::block_in_place(|| {
-        loadtest(&server, &["--max-errors", "0", "--plot", &plot_arg])
+        loadtest(
+            &server,
+            &[
+                "--max-errors",
+                "0",
+                "--plot",
+                &plot_arg,
+                "--cursor-rate",
+                "4",
+                "--chat-every",
+                "700ms",
+            ],
+        )
     });
     assert!(status.success(), "{text}");
     let svg = std::fs::read_to_string(&plot).expect("the plot was written");
@@ -71,6 +83,17 @@ async fn a_short_run_measures_and_converges() {
     assert_eq!(r["errors_total"], 0);
     assert!(!r["timeline"].as_array().unwrap().is_empty());
     assert!(text.contains("converged: true"), "{text}");
+    // People also move their cursors (coalesced into presence for the whole room) and
+    // chat (acknowledged once durable, pushed to the others).
+    let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} missing: {r}"));
+    assert!(n("cursors_sent") >= 16, "{r}");
+    assert!(n("presence_received") > 0, "{r}");
+    assert!(n("chats_sent") >= 16, "{r}");
+    assert!(
+        n("chats_acked") > 0 && n("chats_acked") <= n("chats_sent"),
+        "{r}"
+    );
+    assert!(n("chats_received") > n("chats_acked"), "{r}");
 
     // A limit that cannot hold fails the run.
     let (status, r, _) =

@@ -2,7 +2,8 @@
 //! then types (if it is a typist) and reads pushes until told to stop, keeping its
 //! copy of the document by the thin-client rules. At the end it follows the
 //! document to the server's final version and hands back its text for the
-//! convergence check.
+//! convergence check. Along the way it moves its cursor and chats now and then, as
+//! people in a shared editor do.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,11 +19,9 @@ use tokio_tungstenite::tungstenite::Message;
 use super::stats::{RoomLatency, Stats};
 use super::text::{Applied, Confirmed, Typist, ops_of};
 use super::trace::Trace;
+use super::wire::{Backoff, Incoming, Kind, Ws, call, connect_paced};
 use crate::actors::rate_limit::TokenBucket;
 use crate::protocol::EditOp;
-
-pub type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The document every simulated room edits.
 pub const DOC: &str = "main.txt";
@@ -30,11 +29,11 @@ pub const DOC: &str = "main.txt";
 /// Documents are kept below this many characters (typists delete beyond it).
 const MAX_DOC_CHARS: usize = 20_000;
 
+/// How long a client keeps trying to (re)connect before it gives up.
+const CONNECT_BUDGET: Duration = Duration::from_secs(90);
+
 /// Edits a trace replay keeps in flight.
 const TRACE_WINDOW: usize = 64;
-
-/// How long a client waits for any single answer before giving up on it.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the controller tells a client, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +57,10 @@ pub struct Plan {
     pub trace: Option<Arc<Trace>>,
     /// A slow reader: opens the document, then never reads again.
     pub slow: bool,
+    /// How often the cursor moves (sent as `cursor`, unanswered), if at all.
+    pub cursor_every: Option<Duration>,
+    /// How often a chat message is sent, if at all.
+    pub chat_every: Option<Duration>,
     pub seed: u64,
     /// Each change asks every client to drop its socket and reconnect at once.
     pub storm: watch::Receiver<u64>,
@@ -73,77 +76,6 @@ pub struct Outcome {
     pub failure: Option<String>,
     /// A slow reader: not expected to have kept up, so not checked.
     pub unchecked: bool,
-}
-
-/// Connects and says hello; the socket and the connect time.
-pub async fn connect(url: &str, hello: &Value) -> Result<(Ws, Duration), String> {
-    connect_paced(url, hello)
-        .await
-        .map(|(ws, took, _)| (ws, took))
-}
-
-/// Like [`connect`], also returning a token bucket with the edit rate and burst the
-/// server announced in `welcome`, so a client never sends faster than allowed.
-pub async fn connect_paced(
-    url: &str,
-    hello: &Value,
-) -> Result<(Ws, Duration, TokenBucket), String> {
-    let t = Instant::now();
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    ws.send(Message::text(hello.to_string()))
-        .await
-        .map_err(|e| format!("hello: {e}"))?;
-    match next_json(&mut ws).await {
-        Some(w) if w["type"] == "welcome" => {
-            let limit = |k: &str| {
-                w["limits"][k]
-                    .as_u64()
-                    .unwrap_or(u32::MAX as u64)
-                    .min(u32::MAX as u64) as u32
-            };
-            let bucket = TokenBucket::new(limit("edits_per_sec"), limit("edits_burst"));
-            Ok((ws, t.elapsed(), bucket))
-        }
-        Some(other) => Err(format!("hello refused: {other}")),
-        None => Err("closed before welcome".into()),
-    }
-}
-
-/// The next JSON text frame; `None` when the socket ends.
-pub async fn next_json(ws: &mut Ws) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(ANSWER_TIMEOUT, ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => return serde_json::from_str(&t).ok(),
-            Ok(Some(Ok(_))) => continue,
-            _ => return None,
-        }
-    }
-}
-
-/// Sends a request and waits for its answer, keeping pushes that arrive meanwhile.
-pub async fn call(
-    ws: &mut Ws,
-    mut v: Value,
-    id: u64,
-    kept: &mut VecDeque<Value>,
-) -> Result<Value, String> {
-    v["id"] = json!(id);
-    ws.send(Message::text(v.to_string()))
-        .await
-        .map_err(|e| e.to_string())?;
-    loop {
-        let r = next_json(ws).await.ok_or("socket closed")?;
-        if r["id"] == json!(id) {
-            return if r["type"] == "ok" {
-                Ok(r)
-            } else {
-                Err(r["code"].as_str().unwrap_or("error").to_owned())
-            };
-        }
-        kept.push_back(r);
-    }
 }
 
 struct Client {
@@ -164,6 +96,8 @@ struct Client {
     pace: TokenBucket,
     /// When the rate limit allows the next edit, if it is holding one back.
     paced_until: Option<Instant>,
+    /// Request ids of chat messages awaiting their acks.
+    chats_in_flight: VecDeque<u64>,
 }
 
 impl Client {
@@ -208,29 +142,47 @@ impl Client {
         Ok(())
     }
 
-    /// Drops the socket (as a network failure would), reconnects, rejoins and
-    /// catches up from the copy's version.
+    /// Drops the socket, then reconnects, rejoins and catches up from the copy's
+    /// version, retrying with backoff as an editor would.
     async fn reconnect(&mut self) -> Result<(), String> {
         let _ = self.ws.close(None).await;
         // The edits in flight may or may not have been applied: the catch-up says.
         while self.finish_in_flight(None).is_some() {}
         self.held.clear();
-        let (ws, took, pace) = connect_paced(&self.plan.url, &self.plan.hello).await?;
-        self.ws = ws;
-        self.pace = pace;
-        self.stats.record_connect(took);
+        let mut backoff = Backoff::new(CONNECT_BUDGET, self.plan.seed.wrapping_add(self.next_id));
+        loop {
+            match self.rejoin().await {
+                Ok(()) => break,
+                Err(e) => {
+                    if !backoff.wait().await {
+                        return Err(format!("reconnecting: {e}"));
+                    }
+                    let c = &self.stats.counters;
+                    c.connect_retries.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
         self.stats
             .counters
             .reconnects
             .fetch_add(1, Ordering::Relaxed);
+        let _ = self.plan.back.send(Instant::now());
+        Ok(())
+    }
+
+    /// One attempt at coming back: a new socket, `join`, then the catch-up.
+    async fn rejoin(&mut self) -> Result<(), String> {
+        self.held.clear();
+        let (ws, took, pace) = connect_paced(&self.plan.url, &self.plan.hello).await?;
+        self.ws = ws;
+        self.pace = pace;
+        self.stats.record_connect(took);
         let id = self.take_id();
         let mut kept = VecDeque::new();
         let join = json!({"type": "join", "room": self.plan.room});
         call(&mut self.ws, join, id, &mut kept).await?;
         self.held = kept;
-        self.catch_up().await?;
-        let _ = self.plan.back.send(Instant::now());
-        Ok(())
+        self.catch_up().await
     }
 
     /// Sends the next edit unless the rate limit says to wait; whether it sent.
@@ -248,7 +200,7 @@ impl Client {
                 }
                 None => return Ok(false),
             },
-            None => vec![typist.next_edit(&self.doc.text, MAX_DOC_CHARS)],
+            None => vec![typist.next_edit(self.doc.len(), MAX_DOC_CHARS)],
         };
         let id = self.take_id();
         let frame = json!({"type": "edit", "id": id, "room": self.plan.room, "doc": DOC,
@@ -266,9 +218,9 @@ impl Client {
     }
 
     /// Takes the edit in flight with request id `id` (any, for `None`).
-    fn finish_in_flight(&mut self, id: Option<&Value>) -> Option<(u64, Instant, Vec<EditOp>)> {
+    fn finish_in_flight(&mut self, id: Option<u64>) -> Option<(u64, Instant, Vec<EditOp>)> {
         let at = match id {
-            Some(id) => self.in_flight.iter().position(|f| *id == json!(f.0))?,
+            Some(id) => self.in_flight.iter().position(|f| f.0 == id)?,
             None => 0,
         };
         let f = self.in_flight.remove(at);
@@ -281,13 +233,49 @@ impl Client {
         f
     }
 
+    /// Moves the cursor: a typist's caret is where it last typed; a reader's lands
+    /// anywhere in the text.
+    async fn move_cursor(&mut self, typist: &mut Typist) -> Result<(), String> {
+        let len = self.doc.len();
+        let at = if self.plan.rate.is_some() {
+            typist.cursor().min(len)
+        } else {
+            typist.rng().below(len as u64 + 1) as usize
+        };
+        let frame = json!({"type": "cursor", "room": self.plan.room, "doc": DOC,
+            "anchor": at, "head": at});
+        self.stats
+            .counters
+            .cursors_sent
+            .fetch_add(1, Ordering::Relaxed);
+        self.send(frame).await
+    }
+
+    async fn chat(&mut self, typist: &mut Typist) -> Result<(), String> {
+        let id = self.take_id();
+        let n = typist.rng().below(1000);
+        let frame = json!({"type": "chat", "id": id, "room": self.plan.room,
+            "text": format!("load test message {n}: does this look right?")});
+        self.chats_in_flight.push_back(id);
+        self.stats
+            .counters
+            .chats_sent
+            .fetch_add(1, Ordering::Relaxed);
+        self.send(frame).await
+    }
+
     /// Handles one frame from the server.
-    async fn handle(&mut self, v: Value) -> Result<(), String> {
+    async fn handle(&mut self, v: Incoming) -> Result<(), String> {
         let now = Instant::now();
-        let mine = self.in_flight.iter().any(|f| v["id"] == json!(f.0));
-        match v["type"].as_str().unwrap_or("") {
-            "ok" if mine => {
-                let (_, sent, ops) = self.finish_in_flight(Some(&v["id"])).expect("in flight");
+        let mine =
+            v.id.is_some_and(|id| self.in_flight.iter().any(|f| f.0 == id));
+        let chat = v.id.is_some_and(|id| self.chats_in_flight.contains(&id));
+        if chat {
+            self.chats_in_flight.retain(|c| Some(*c) != v.id);
+        }
+        match v.kind {
+            Kind::Ok if mine => {
+                let (_, sent, ops) = self.finish_in_flight(v.id).expect("in flight");
                 self.stats.record_ack(now.saturating_duration_since(sent));
                 if let Some(trace) = &self.plan.trace
                     && self.trace_at == trace.edits.len()
@@ -298,30 +286,45 @@ impl Client {
                         .traces_done
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                let version = v["version"].as_u64().ok_or("ack without version")?;
-                let ops = v.get("ops").and_then(ops_of).unwrap_or(ops);
+                let version = v.version.ok_or("ack without version")?;
+                let ops = v.ops.unwrap_or(ops);
                 self.plan.latency.sent(version, sent, &self.stats);
                 if self.doc.apply(version, &ops) == Applied::Gap {
                     self.resync().await?;
                 }
             }
-            "error" if mine => {
-                self.finish_in_flight(Some(&v["id"]));
-                self.stats.error(v["code"].as_str().unwrap_or("unknown"));
-                // The edit did not happen; our copy is still the server's at `version`.
+            Kind::Ok if chat => {
+                self.stats
+                    .counters
+                    .chats_acked
+                    .fetch_add(1, Ordering::Relaxed);
             }
-            "error" => self.stats.error(v["code"].as_str().unwrap_or("unknown")),
-            "edit" if v["doc"] == DOC => {
+            Kind::Error => {
+                if mine {
+                    // The edit did not happen; our copy is still the server's at `version`.
+                    self.finish_in_flight(v.id);
+                }
+                self.stats.error(v.code.as_deref().unwrap_or("unknown"));
+            }
+            Kind::Edit if v.doc.as_deref() == Some(DOC) => {
                 self.stats.counters.pushes.fetch_add(1, Ordering::Relaxed);
-                let version = v["version"].as_u64().ok_or("push without version")?;
-                let ops = ops_of(&v["ops"]).ok_or("push without ops")?;
+                let version = v.version.ok_or("push without version")?;
+                let ops = v.ops.ok_or("push without ops")?;
                 self.plan.latency.received(version, now, &self.stats);
                 if self.doc.apply(version, &ops) == Applied::Gap {
                     self.resync().await?;
                 }
             }
-            "resync" => self.resync().await?,
-            "bye" => return Err("server said bye".into()),
+            Kind::Presence => {
+                let c = &self.stats.counters;
+                c.presence_received.fetch_add(1, Ordering::Relaxed);
+            }
+            Kind::Chat => {
+                let c = &self.stats.counters;
+                c.chats_received.fetch_add(1, Ordering::Relaxed);
+            }
+            Kind::Resync => self.resync().await?,
+            Kind::Bye => return Err("server said bye".into()),
             _ => {}
         }
         Ok(())
@@ -334,17 +337,13 @@ impl Client {
             .plan
             .rate
             .map(|r| Duration::from_secs_f64(1.0 / r.max(0.001)));
-        // Typists start at a random point of their period, so rooms do not type in step.
-        let offset = period.map_or(Duration::ZERO, |p| p.mul_f64(typist.rng().unit()));
-        let mut tick = tokio::time::interval_at(
-            Instant::now() + offset,
-            period.unwrap_or(Duration::from_secs(3600)),
-        );
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = every(period, &mut typist);
+        let mut cursor_tick = every(self.plan.cursor_every, &mut typist);
+        let mut chat_tick = every(self.plan.chat_every, &mut typist);
         let mut storm = self.plan.storm.clone();
         loop {
             while let Some(v) = self.held.pop_front() {
-                self.handle(v).await?;
+                self.handle(Incoming::from_value(v)?).await?;
             }
             // A trace is replayed as fast as acks come back.
             let running = *phase.borrow() == Phase::Run;
@@ -372,13 +371,22 @@ impl Client {
                     let c = &self.stats.counters;
                     c.frames_in.fetch_add(1, Ordering::Relaxed);
                     c.bytes_in.fetch_add(text.len() as u64, Ordering::Relaxed);
-                    let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-                    self.handle(v).await?;
+                    self.handle(Incoming::parse(&text)?).await?;
                 }
                 _ = tick.tick(), if period.is_some() && self.plan.trace.is_none() => {
                     // One edit in flight: a tick while one is pending is skipped.
                     if *phase.borrow() == Phase::Run && self.in_flight.is_empty() {
                         self.type_one(&mut typist).await?;
+                    }
+                }
+                _ = cursor_tick.tick(), if self.plan.cursor_every.is_some() => {
+                    if *phase.borrow() == Phase::Run {
+                        self.move_cursor(&mut typist).await?;
+                    }
+                }
+                _ = chat_tick.tick(), if self.plan.chat_every.is_some() => {
+                    if *phase.borrow() == Phase::Run {
+                        self.chat(&mut typist).await?;
                     }
                 }
                 _ = tokio::time::sleep_until(self.paced_until.unwrap_or_else(Instant::now)),
@@ -400,6 +408,19 @@ impl Client {
     }
 }
 
+/// A ticker with `period` (or one that never fires in practice, for `None`) whose
+/// first tick falls at a random point of the period, so that clients do not act in
+/// step; ticks missed while the client was busy are not made up in a burst.
+fn every(period: Option<Duration>, typist: &mut Typist) -> tokio::time::Interval {
+    let offset = period.map_or(Duration::ZERO, |p| p.mul_f64(typist.rng().unit()));
+    let mut tick = tokio::time::interval_at(
+        Instant::now() + offset,
+        period.unwrap_or(Duration::from_secs(3600)),
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
 /// Runs one client to the end. `ready` is told once the document is open.
 pub async fn run(
     plan: Plan,
@@ -412,15 +433,19 @@ pub async fn run(
         failure: Some(e),
         unchecked: false,
     };
-    let (mut ws, took, pace) = match connect_paced(&plan.url, &plan.hello).await {
-        Ok(c) => c,
-        Err(e) => {
-            stats
-                .counters
-                .connect_failures
-                .fetch_add(1, Ordering::Relaxed);
-            let _ = ready.send(Err(e.clone())).await;
-            return fail(e);
+    let mut backoff = Backoff::new(CONNECT_BUDGET, plan.seed);
+    let (mut ws, took, pace) = loop {
+        match connect_paced(&plan.url, &plan.hello).await {
+            Ok(c) => break c,
+            Err(e) => {
+                let c = &stats.counters;
+                if !backoff.wait().await {
+                    c.connect_failures.fetch_add(1, Ordering::Relaxed);
+                    let _ = ready.send(Err(e.clone())).await;
+                    return fail(e);
+                }
+                c.connect_retries.fetch_add(1, Ordering::Relaxed);
+            }
         }
     };
     stats.record_connect(took);
@@ -483,6 +508,7 @@ pub async fn run(
         trace_at: 0,
         pace,
         paced_until: None,
+        chats_in_flight: VecDeque::new(),
     };
     let result = client.run(phase).await;
     while client.finish_in_flight(None).is_some() {}

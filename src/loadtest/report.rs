@@ -90,10 +90,19 @@ pub struct Report {
     pub connections_requested: usize,
     pub connections: u64,
     pub connect_failures: u64,
+    /// Connection attempts (first or after a drop) that failed and were retried.
+    pub connect_retries: u64,
     pub edits_sent: u64,
     pub edits_acked: u64,
     pub edits_per_sec: f64,
     pub pushes_received: u64,
+    /// `cursor` frames sent, and the coalesced `presence` pushes received.
+    pub cursors_sent: u64,
+    pub presence_received: u64,
+    /// Chat messages sent, acknowledged (durable), and received by peers.
+    pub chats_sent: u64,
+    pub chats_acked: u64,
+    pub chats_received: u64,
     pub frames_in: u64,
     pub frames_out: u64,
     pub bytes_in: u64,
@@ -106,6 +115,8 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     pub errors_total: u64,
     pub disconnects: u64,
+    /// Why clients ended early, with how many ended so.
+    pub disconnect_reasons: BTreeMap<String, u64>,
     pub reconnects: u64,
     pub resyncs: u64,
     /// Clients that stopped reading (not checked for convergence).
@@ -165,15 +176,24 @@ impl Report {
             self.urls.join(", ")
         );
         s += &format!(
-            "connections: {} of {} ({} failed); connect {}\n",
+            "connections: {} of {} ({} failed, {} retried attempts); connect {}\n",
             self.connections,
             self.connections_requested,
             self.connect_failures,
+            self.connect_retries,
             self.connect_ms.line()
         );
         s += &format!(
             "edits: {} sent, {} acked ({:.0}/s); {} pushes received\n",
             self.edits_sent, self.edits_acked, self.edits_per_sec, self.pushes_received
+        );
+        s += &format!(
+            "cursors: {} moves sent, {} presence received; chat: {} sent, {} acked, {} received\n",
+            self.cursors_sent,
+            self.presence_received,
+            self.chats_sent,
+            self.chats_acked,
+            self.chats_received
         );
         s += &format!("edit-to-peer: {}\n", self.edit_to_peer_ms.line());
         s += &format!("ack:          {}\n", self.ack_ms.line());
@@ -185,6 +205,9 @@ impl Report {
             "errors: {} {:?}; disconnects {}; reconnects {}; resyncs {}\n",
             self.errors_total, self.errors, self.disconnects, self.reconnects, self.resyncs
         );
+        for (why, n) in &self.disconnect_reasons {
+            s += &format!("ended early: {n} × {why}\n");
+        }
         if let Some(secs) = self.reconnect_storm_secs {
             s += &format!("reconnect storm: every client back and caught up in {secs:.2} s\n");
         }

@@ -83,7 +83,10 @@ impl RoomLatency {
 #[derive(Default)]
 pub struct Counters {
     pub connections: AtomicU64,
+    /// Clients that never connected, retries included.
     pub connect_failures: AtomicU64,
+    /// Connection attempts that failed and were tried again.
+    pub connect_retries: AtomicU64,
     pub edits_sent: AtomicU64,
     pub edits_acked: AtomicU64,
     pub pushes: AtomicU64,
@@ -97,6 +100,11 @@ pub struct Counters {
     pub in_flight: AtomicU64,
     /// Rooms whose trace replay has finished.
     pub traces_done: AtomicU64,
+    pub cursors_sent: AtomicU64,
+    pub presence_received: AtomicU64,
+    pub chats_sent: AtomicU64,
+    pub chats_acked: AtomicU64,
+    pub chats_received: AtomicU64,
 }
 
 /// One second of the run, for the timeline.
