@@ -55,8 +55,10 @@ awk -v b="$before" -v a="$after" -v t="$ticks" -v s="$started" -v e="$ended" -v 
   'BEGIN { cpu = (a - b) / t; wall = e - s;
            printf "server: %.1f CPU-s over %.1f s wall (%.2f cores; median second %.2f cores), peak RSS %.0f MiB\n",
                   cpu, wall, cpu / wall, m, p / 1024 }' | tee "$out/$name.server.txt"
-# The load tester's own CPU (the shell's waited-for children: just the load tester).
-times | tail -1 | awk -v s="$started" -v e="$ended" '{
+# The load tester's own CPU: this shell's waited-for children, which is the load
+# tester alone (`times` must run in this shell, not in a pipeline's subshell).
+times >"$out/$name.times"
+tail -1 "$out/$name.times" | awk -v s="$started" -v e="$ended" '{
   split($1, u, /[ms]/); split($2, k, /[ms]/); cpu = u[1] * 60 + u[2] + k[1] * 60 + k[2];
   printf "load tester: %.1f CPU-s (%.2f cores)\n", cpu, cpu / (e - s) }' | tee -a "$out/$name.server.txt"
 exit $status

@@ -23,6 +23,10 @@ use super::wire::{Backoff, Incoming, Kind, Ws, call, connect_paced};
 use crate::actors::rate_limit::TokenBucket;
 use crate::protocol::EditOp;
 
+mod social;
+
+use social::every;
+
 /// The document every simulated room edits.
 pub const DOC: &str = "main.txt";
 
@@ -233,37 +237,6 @@ impl Client {
         f
     }
 
-    /// Moves the cursor: a typist's caret is where it last typed; a reader's lands
-    /// anywhere in the text.
-    async fn move_cursor(&mut self, typist: &mut Typist) -> Result<(), String> {
-        let len = self.doc.len();
-        let at = if self.plan.rate.is_some() {
-            typist.cursor().min(len)
-        } else {
-            typist.rng().below(len as u64 + 1) as usize
-        };
-        let frame = json!({"type": "cursor", "room": self.plan.room, "doc": DOC,
-            "anchor": at, "head": at});
-        self.stats
-            .counters
-            .cursors_sent
-            .fetch_add(1, Ordering::Relaxed);
-        self.send(frame).await
-    }
-
-    async fn chat(&mut self, typist: &mut Typist) -> Result<(), String> {
-        let id = self.take_id();
-        let n = typist.rng().below(1000);
-        let frame = json!({"type": "chat", "id": id, "room": self.plan.room,
-            "text": format!("load test message {n}: does this look right?")});
-        self.chats_in_flight.push_back(id);
-        self.stats
-            .counters
-            .chats_sent
-            .fetch_add(1, Ordering::Relaxed);
-        self.send(frame).await
-    }
-
     /// Handles one frame from the server.
     async fn handle(&mut self, v: Incoming) -> Result<(), String> {
         let now = Instant::now();
@@ -406,19 +379,6 @@ impl Client {
             }
         }
     }
-}
-
-/// A ticker with `period` (or one that never fires in practice, for `None`) whose
-/// first tick falls at a random point of the period, so that clients do not act in
-/// step; ticks missed while the client was busy are not made up in a burst.
-fn every(period: Option<Duration>, typist: &mut Typist) -> tokio::time::Interval {
-    let offset = period.map_or(Duration::ZERO, |p| p.mul_f64(typist.rng().unit()));
-    let mut tick = tokio::time::interval_at(
-        Instant::now() + offset,
-        period.unwrap_or(Duration::from_secs(3600)),
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick
 }
 
 /// Runs one client to the end. `ready` is told once the document is open.
