@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # One row of the load-test table in docs/benchmarks.md: starts a fresh release server
 # on an empty data dir (anonymous development mode, logs at warn), runs
-# `codeplatform loadtest` against it with the arguments given, and prints the
-# server's CPU time and peak memory for the run beside the load tester's summary.
+# `codeplatform loadtest` against it with the arguments given, and prints, after the
+# load tester's summary, the server's CPU time (whole run and median second) and peak
+# memory, and the load tester's own CPU time.
 #
 #   bash scripts/loadbench.sh NAME [loadtest arguments without --url ...]
 #
 # Reports land in target/loadbench/NAME.{json,svg}. Extra server settings come from
-# the environment as usual (CODEPLATFORM_<SECTION>__<KEY>).
+# the environment as usual (CODEPLATFORM_<SECTION>__<KEY>); LOADBENCH_PORT picks the
+# port (9100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=$1
 shift
 bin=./target/release/codeplatform
-[ -x "$bin" ] || cargo build --release --bin codeplatform
+cargo build --release --bin codeplatform
 out=target/loadbench
 mkdir -p "$out"
 data=$(mktemp -d /tmp/loadbench-data.XXXXXX)
@@ -35,7 +37,8 @@ cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 sampler=$!
 before=$(cpu)
 started=$(date +%s.%N)
-# LOADBENCH_PERF=1: a CPU profile of the server for the run, in target/loadbench/NAME.perf.
+# LOADBENCH_PERF=1: a CPU profile of the server for the run, in target/loadbench/NAME.perf
+# (perf comes with Debian's linux-perf package).
 if [ -n "${LOADBENCH_PERF:-}" ]; then
   perf record -F 997 -g -o "$out/$name.perf" -p $pid 2>/dev/null &
   perf_pid=$!

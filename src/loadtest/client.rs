@@ -152,6 +152,9 @@ impl Client {
         let _ = self.ws.close(None).await;
         // The edits in flight may or may not have been applied: the catch-up says.
         while self.finish_in_flight(None).is_some() {}
+        // Chat acks still due went with the old socket (the messages may or may not
+        // have been stored); stop waiting for them.
+        self.chats_in_flight.clear();
         self.held.clear();
         let mut backoff = Backoff::new(CONNECT_BUDGET, self.plan.seed.wrapping_add(self.next_id));
         loop {

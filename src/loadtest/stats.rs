@@ -83,7 +83,7 @@ impl RoomLatency {
 #[derive(Default)]
 pub struct Counters {
     pub connections: AtomicU64,
-    /// Clients that never connected, retries included.
+    /// Clients that could not connect within their retry budget.
     pub connect_failures: AtomicU64,
     /// Connection attempts that failed and were tried again.
     pub connect_retries: AtomicU64,
