@@ -43,6 +43,8 @@ if [ -n "${LOADBENCH_PERF:-}" ]; then
   perf record -F 997 -g -o "$out/$name.perf" -p $pid 2>/dev/null &
   perf_pid=$!
 fi
+# CPU of this shell's children so far (the build above), to subtract below.
+times >"$out/$name.times.before"
 status=0
 "$bin" loadtest --url "ws://127.0.0.1:$port/ws" --report "$out/$name.json" \
   --plot "$out/$name.svg" "$@" || status=$?
@@ -58,10 +60,11 @@ awk -v b="$before" -v a="$after" -v t="$ticks" -v s="$started" -v e="$ended" -v 
   'BEGIN { cpu = (a - b) / t; wall = e - s;
            printf "server: %.1f CPU-s over %.1f s wall (%.2f cores; median second %.2f cores), peak RSS %.0f MiB\n",
                   cpu, wall, cpu / wall, m, p / 1024 }' | tee "$out/$name.server.txt"
-# The load tester's own CPU: this shell's waited-for children, which is the load
-# tester alone (`times` must run in this shell, not in a pipeline's subshell).
+# The load tester's own CPU: what this shell's waited-for children used since the
+# build (`times` must run in this shell, not in a pipeline's subshell).
 times >"$out/$name.times"
-tail -1 "$out/$name.times" | awk -v s="$started" -v e="$ended" '{
-  split($1, u, /[ms]/); split($2, k, /[ms]/); cpu = u[1] * 60 + u[2] + k[1] * 60 + k[2];
-  printf "load tester: %.1f CPU-s (%.2f cores)\n", cpu, cpu / (e - s) }' | tee -a "$out/$name.server.txt"
+tail -qn1 "$out/$name.times.before" "$out/$name.times" | awk -v s="$started" -v e="$ended" '
+  { split($1, u, /[ms]/); split($2, k, /[ms]/); cpu[NR] = u[1] * 60 + u[2] + k[1] * 60 + k[2] }
+  END { c = cpu[2] - cpu[1]; printf "load tester: %.1f CPU-s (%.2f cores)\n", c, c / (e - s) }' |
+  tee -a "$out/$name.server.txt"
 exit $status
